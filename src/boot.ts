@@ -1,0 +1,135 @@
+/**
+ * The composition root: connects the database (embedded when DATABASE_URL is unset), migrates, wires
+ * rooms, channels, the sandbox, the job queue and the HTTP app, and knows how to stop all of it in
+ * order. main.ts, the CLI, tests and the benchmark all start Fenpay through here.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Runner } from 'graphile-worker';
+import type { Config } from './config/index.ts';
+import { connectDatabase, migrateToLatest, startEmbeddedPostgres, WriteBatcher, type DatabaseHandle, type EmbeddedDatabase } from './db/index.ts';
+import { ChannelRegistry } from './channels/registry.ts';
+import { createSandboxCardChannel } from './channels/sandbox-card/index.ts';
+import { createSandboxCardAcquirer, sandboxCardPages } from './sandbox/cards/index.ts';
+import { createVault } from './vault/index.ts';
+import { ApiKeyAuthenticator } from './merchants/index.ts';
+import { getAttemptByOrderNo } from './payments/index.ts';
+import { syncAttempt, type Services } from './flows/index.ts';
+import { buildApp } from './http/app.ts';
+import { createMetrics, type Metrics } from './http/metrics.ts';
+import { connectJobQueue, startWorker, type JobQueue } from './jobs/worker.ts';
+
+export interface Fenpay {
+  readonly config: Config;
+  readonly services: Services;
+  readonly database: DatabaseHandle;
+  readonly app: FastifyInstance | undefined;
+  readonly metrics: Metrics;
+  /** Stops accepting work, finishes what is in flight, then closes everything. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly config: Config;
+  readonly logger: Logger;
+  /** Overrides the clock (tests). */
+  readonly now?: () => Date;
+  /** Skips the job queue entirely (unit-style tests that drive flows directly). */
+  readonly withoutJobQueue?: boolean;
+}
+
+export async function resolveDatabaseUrl(config: Config, logger: Logger): Promise<{ url: string; embedded: EmbeddedDatabase | undefined }> {
+  if (config.databaseUrl !== undefined) return { url: config.databaseUrl, embedded: undefined };
+  logger.info({ dataDir: config.dataDir }, 'DATABASE_URL is not set: starting the embedded PostgreSQL');
+  const embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort, database: 'fenpay', onLog: (line) => logger.debug({ pg: line }, 'embedded postgres') });
+  return { url: embedded.url, embedded };
+}
+
+export async function startFenpay(options: StartOptions): Promise<Fenpay> {
+  const { config, logger } = options;
+  const { url, embedded } = await resolveDatabaseUrl(config, logger);
+  const database = connectDatabase({ url, poolSize: config.dbPoolSize });
+  try {
+    const applied = await migrateToLatest(database.db);
+    if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
+  } catch (error) {
+    await database.close();
+    await embedded?.stop();
+    throw error;
+  }
+
+  const metrics = createMetrics();
+  const batcher = new WriteBatcher({ pool: database.pool, onBatch: (size, ms) => metrics.observeBatch(size, ms) });
+  const vault = createVault({ keys: config.vaultKeys, activeKeyId: config.vaultActiveKeyId });
+  const now = options.now ?? (() => new Date());
+
+  let services: Services | undefined;
+  const acquirer = createSandboxCardAcquirer({
+    db: database.db,
+    publicUrl: config.publicUrl,
+    settleDelaySeconds: config.syncTimeoutCardDelaySeconds,
+    now,
+    // The payer finished a 3-D Secure challenge: find out at once what the acquirer now says.
+    onChallengeCompleted: async (orderNo) => {
+      if (!services) return;
+      const attempt = await getAttemptByOrderNo(database.db, 'sandbox_card', orderNo);
+      if (attempt) await syncAttempt(services, attempt.id);
+    },
+  });
+  const channels = new ChannelRegistry([createSandboxCardChannel({ acquirer })]);
+
+  const queue: JobQueue | undefined = options.withoutJobQueue ? undefined : await connectJobQueue({ connectionString: url, logger });
+  services = {
+    db: database.db,
+    batcher,
+    channels,
+    vault,
+    config,
+    logger,
+    now,
+    scheduleSync: (attemptId, runAt) => queue?.scheduleSync(attemptId, runAt),
+    metrics,
+  };
+
+  let worker: Runner | undefined;
+  if (!options.withoutJobQueue && config.roles.includes('worker')) {
+    worker = await startWorker({ connectionString: url, services, concurrency: config.workerConcurrency });
+  }
+
+  let app: FastifyInstance | undefined;
+  let stopping = false;
+  if (config.roles.includes('api')) {
+    app = await buildApp({
+      services,
+      authenticator: new ApiKeyAuthenticator(database.db),
+      metrics,
+      logger,
+      isReady: async () => {
+        if (stopping) return false;
+        await database.pool.query('SELECT 1');
+        return true;
+      },
+      extraPlugins: [async (instance) => instance.register(sandboxCardPages, { acquirer })],
+    });
+  }
+
+  return {
+    config,
+    services,
+    database,
+    app,
+    metrics,
+    async stop() {
+      stopping = true;
+      // 1. No new requests; in-flight ones finish (Fastify waits for them).
+      if (app) await app.close();
+      // 2. Every write already accepted reaches the database.
+      await batcher.drain();
+      // 3. Background jobs finish their current task.
+      if (worker) await worker.stop();
+      await queue?.stop();
+      await database.close();
+      await embedded?.stop();
+    },
+  };
+}

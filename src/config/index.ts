@@ -1,0 +1,164 @@
+/**
+ * The only module that reads process.env. Everything is validated once, at boot, into a frozen object;
+ * a bad environment fails listing every bad key at once.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Secret } from '../kernel/index.ts';
+
+export type Environment = 'development' | 'test' | 'production';
+export type Role = 'api' | 'worker';
+
+export interface Config {
+  readonly env: Environment;
+  readonly databaseUrl: string | undefined;
+  readonly dataDir: string;
+  readonly embeddedPgPort: number;
+  readonly host: string;
+  readonly port: number;
+  readonly publicUrl: string;
+  readonly roles: readonly Role[];
+  readonly logLevel: string;
+  readonly dbPoolSize: number;
+  readonly bodyLimitBytes: number;
+  readonly vaultKeys: ReadonlyMap<string, Secret<Buffer>>;
+  readonly vaultActiveKeyId: string;
+  readonly paymentIntentExpirySeconds: number;
+  readonly authorizationExpirySeconds: number;
+  readonly idempotencyTtlHours: number;
+  readonly idempotencyLockTimeoutSeconds: number;
+  readonly channelFeeBps: ReadonlyMap<string, bigint>;
+  readonly syncTimeoutCardDelaySeconds: number;
+  readonly shutdownTimeoutMs: number;
+  readonly seedDemo: boolean;
+  readonly workerConcurrency: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const str = (key: string, fallback: string): string => {
+    const value = env[key];
+    return value === undefined || value === '' ? fallback : value;
+  };
+  const int = (key: string, fallback: number, min: number, max: number): number => {
+    const raw = env[key];
+    if (raw === undefined || raw === '') return fallback;
+    if (!/^\d+$/.test(raw)) {
+      problems.push(`${key} must be an integer, got "${raw}"`);
+      return fallback;
+    }
+    const value = Number(raw);
+    if (value < min || value > max) problems.push(`${key} must be between ${min} and ${max}, got ${value}`);
+    return value;
+  };
+  const bool = (key: string, fallback: boolean): boolean => {
+    const raw = env[key];
+    if (raw === undefined || raw === '') return fallback;
+    if (['1', 'true', 'yes'].includes(raw)) return true;
+    if (['0', 'false', 'no'].includes(raw)) return false;
+    problems.push(`${key} must be true or false, got "${raw}"`);
+    return fallback;
+  };
+
+  const envName = str('FENPAY_ENV', env.NODE_ENV === 'production' ? 'production' : env.NODE_ENV === 'test' ? 'test' : 'development');
+  if (!['development', 'test', 'production'].includes(envName)) problems.push(`FENPAY_ENV must be development, test or production, got "${envName}"`);
+  const environment = envName as Environment;
+  const production = environment === 'production';
+
+  const databaseUrl = env.DATABASE_URL === '' ? undefined : env.DATABASE_URL;
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) problems.push('DATABASE_URL must be a postgres:// URL');
+  if (production && databaseUrl === undefined) problems.push('DATABASE_URL is required in production (the embedded database is for development)');
+
+  const dataDir = path.resolve(str('FENPAY_DATA_DIR', '.fenpay'));
+  const port = int('PORT', 4242, 0, 65535);
+  const host = str('HOST', '127.0.0.1');
+  const publicUrl = str('PUBLIC_URL', `http://localhost:${port}`).replace(/\/$/, '');
+  if (!/^https?:\/\//.test(publicUrl)) problems.push('PUBLIC_URL must start with http:// or https://');
+
+  const roles = str('FENPAY_ROLES', 'api,worker').split(',').map((r) => r.trim()).filter(Boolean);
+  for (const role of roles) if (role !== 'api' && role !== 'worker') problems.push(`FENPAY_ROLES has unknown role "${role}" (api, worker)`);
+
+  const logLevel = str('LOG_LEVEL', environment === 'test' ? 'warn' : 'info');
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) problems.push(`LOG_LEVEL is not a pino level: "${logLevel}"`);
+
+  // Vault keys: "id:base64key,id2:base64key". Production has no default; development keeps a generated key in the data dir.
+  const vaultKeys = new Map<string, Secret<Buffer>>();
+  let vaultRaw = env.VAULT_KEYS;
+  if ((vaultRaw === undefined || vaultRaw === '') && !production) vaultRaw = developmentVaultKey(dataDir);
+  if (vaultRaw === undefined || vaultRaw === '') problems.push('VAULT_KEYS is required in production (id:base64-32-byte-key[,…])');
+  else {
+    for (const part of vaultRaw.split(',')) {
+      const [id, b64] = part.split(':');
+      const key = b64 === undefined ? Buffer.alloc(0) : Buffer.from(b64, 'base64');
+      if (id === undefined || !/^[A-Za-z0-9_-]{1,32}$/.test(id) || key.length !== 32) {
+        problems.push('VAULT_KEYS entries must be id:base64 of exactly 32 bytes');
+        break;
+      }
+      vaultKeys.set(id, new Secret(key));
+    }
+  }
+  const vaultActiveKeyId = str('VAULT_ACTIVE_KEY_ID', [...vaultKeys.keys()].at(-1) ?? '');
+  if (vaultKeys.size > 0 && !vaultKeys.has(vaultActiveKeyId)) problems.push(`VAULT_ACTIVE_KEY_ID "${vaultActiveKeyId}" is not among VAULT_KEYS`);
+
+  // Per-channel fee rates in basis points: "sandbox_card=290,alipay=60".
+  const channelFeeBps = new Map<string, bigint>([['sandbox_card', 290n]]);
+  const feesRaw = env.CHANNEL_FEE_BPS;
+  if (feesRaw !== undefined && feesRaw !== '') {
+    for (const part of feesRaw.split(',')) {
+      const match = /^([a-z0-9_]+)=(\d{1,5})$/.exec(part.trim());
+      if (!match || Number(match[2]) > 10_000) problems.push(`CHANNEL_FEE_BPS entry "${part}" must be channel=bps with bps ≤ 10000`);
+      else channelFeeBps.set(match[1]!, BigInt(match[2]!));
+    }
+  }
+
+  const config: Config = {
+    env: environment,
+    databaseUrl,
+    dataDir,
+    embeddedPgPort: int('EMBEDDED_PG_PORT', 54329, 1, 65535),
+    host,
+    port,
+    publicUrl,
+    roles: roles as Role[],
+    logLevel,
+    dbPoolSize: int('DB_POOL_SIZE', 10, 2, 200),
+    bodyLimitBytes: int('BODY_LIMIT_BYTES', 256 * 1024, 1024, 16 * 1024 * 1024),
+    vaultKeys,
+    vaultActiveKeyId,
+    paymentIntentExpirySeconds: int('PAYMENT_INTENT_EXPIRY_SECONDS', 30 * 60, 1, 30 * 24 * 3600),
+    authorizationExpirySeconds: int('AUTHORIZATION_EXPIRY_SECONDS', 7 * 24 * 3600, 1, 31 * 24 * 3600),
+    idempotencyTtlHours: int('IDEMPOTENCY_TTL_HOURS', 24, 24, 24 * 90),
+    idempotencyLockTimeoutSeconds: int('IDEMPOTENCY_LOCK_TIMEOUT_SECONDS', 60, 1, 3600),
+    channelFeeBps,
+    syncTimeoutCardDelaySeconds: int('SANDBOX_TIMEOUT_CARD_SETTLE_SECONDS', 5, 0, 3600),
+    shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
+    seedDemo: bool('FENPAY_SEED_DEMO', !production),
+    workerConcurrency: int('WORKER_CONCURRENCY', 4, 1, 64),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(config);
+}
+
+function developmentVaultKey(dataDir: string): string {
+  const file = path.join(dataDir, 'dev-vault-key');
+  if (!existsSync(file)) {
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(file, `dev1:${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+  }
+  return readFileSync(file, 'utf8').trim();
+}
+
+/** Test and script helpers get the raw environment through here too, so only this room touches process.env. */
+export function environmentVariable(name: string): string | undefined {
+  return process.env[name];
+}

@@ -1,0 +1,236 @@
+/** Row types of the tables, as Kysely sees them. Money columns are bigint (parsed into BigInt). */
+import type { ColumnType, Generated } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type Json<T = unknown> = ColumnType<T, string | T, string | T>;
+type Defaulted<T> = ColumnType<T, T | undefined, T>;
+
+export interface MerchantsTable {
+  id: string;
+  name: string;
+  email: string | null;
+  country: Defaulted<string>;
+  default_currency: Defaulted<string>;
+  handles_card_data: Defaulted<boolean>;
+  live_enabled: Defaulted<boolean>;
+  settings: Json<Record<string, unknown>>;
+  created_at: Timestamp;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  merchant_id: string;
+  kind: 'secret' | 'publishable';
+  livemode: boolean;
+  key_hash: Buffer;
+  key_last4: string;
+  created_at: Timestamp;
+  revoked_at: Date | null;
+}
+
+export interface CustomersTable {
+  id: string;
+  merchant_id: string;
+  livemode: boolean;
+  email: string | null;
+  name: string | null;
+  phone: string | null;
+  description: string | null;
+  address: Json<Record<string, string | null> | null>;
+  metadata: Json<Record<string, string>>;
+  invoice_default_payment_method: string | null;
+  deleted: Defaulted<boolean>;
+  version: Defaulted<number>;
+  created_at: Timestamp;
+}
+
+export interface VaultCardsTable {
+  token: string;
+  merchant_id: string;
+  key_id: string;
+  iv: Buffer;
+  ciphertext: Buffer;
+  auth_tag: Buffer;
+  /** Envelope encryption (0002_vault_envelope.sql): the per-card data key, wrapped by key `key_id`. */
+  data_key_wrapped: Buffer;
+  data_key_iv: Buffer;
+  data_key_auth_tag: Buffer;
+  created_at: Timestamp;
+}
+
+export interface PaymentMethodsTable {
+  id: string;
+  merchant_id: string;
+  livemode: boolean;
+  type: string;
+  customer_id: string | null;
+  card_brand: string | null;
+  card_last4: string | null;
+  card_exp_month: number | null;
+  card_exp_year: number | null;
+  card_funding: string | null;
+  card_country: string | null;
+  card_fingerprint: string | null;
+  vault_token: string | null;
+  billing_details: Json<Record<string, unknown>>;
+  metadata: Json<Record<string, string>>;
+  version: Defaulted<number>;
+  created_at: Timestamp;
+}
+
+export interface PaymentIntentsTable {
+  id: string;
+  merchant_id: string;
+  livemode: boolean;
+  amount: bigint;
+  currency: string;
+  status: string;
+  capture_method: string;
+  confirmation_method: string;
+  payment_method_types: string[];
+  customer_id: string | null;
+  payment_method_id: string | null;
+  description: string | null;
+  receipt_email: string | null;
+  statement_descriptor: string | null;
+  return_url: string | null;
+  metadata: Json<Record<string, string>>;
+  amount_capturable: Defaulted<bigint>;
+  amount_received: Defaulted<bigint>;
+  amount_refunded: Defaulted<bigint>;
+  latest_attempt_id: string | null;
+  next_action: Json<Record<string, unknown> | null>;
+  last_payment_error: Json<Record<string, unknown> | null>;
+  cancellation_reason: string | null;
+  canceled_at: Date | null;
+  client_secret: string;
+  expires_at: Timestamp;
+  capture_before: Date | null;
+  version: Defaulted<number>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface PaymentAttemptsTable {
+  id: string;
+  merchant_id: string;
+  livemode: boolean;
+  payment_intent_id: string;
+  payment_method_id: string;
+  channel: string;
+  channel_order_no: string;
+  channel_reference: string | null;
+  amount: bigint;
+  currency: string;
+  capture_method: string;
+  status: string;
+  amount_captured: Defaulted<bigint>;
+  amount_refunded: Defaulted<bigint>;
+  failure_code: string | null;
+  decline_code: string | null;
+  failure_message: string | null;
+  auth_transfer_id: string | null;
+  sync_count: Defaulted<number>;
+  next_sync_at: Date | null;
+  version: Defaulted<number>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface RefundsTable {
+  id: string;
+  merchant_id: string;
+  livemode: boolean;
+  payment_intent_id: string;
+  attempt_id: string;
+  amount: bigint;
+  currency: string;
+  status: string;
+  reason: string | null;
+  failure_reason: string | null;
+  metadata: Json<Record<string, string>>;
+  journal_id: string | null;
+  version: Defaulted<number>;
+  created_at: Timestamp;
+}
+
+export interface EventsTable {
+  id: string;
+  merchant_id: string;
+  livemode: boolean;
+  type: string;
+  object_id: string;
+  data: Json<Record<string, unknown>>;
+  request_id: string | null;
+  idempotency_key: string | null;
+  created_at: Timestamp;
+}
+
+export interface IdempotencyKeysTable {
+  merchant_id: string;
+  livemode: boolean;
+  key: string;
+  request_method: string;
+  request_path: string;
+  request_hash: string;
+  locked_at: Date | null;
+  resource_id: string | null;
+  response_status: number | null;
+  response_body: Json<unknown>;
+  created_at: Timestamp;
+}
+
+export interface LedgerAccountsTable {
+  id: string;
+  merchant_id: string | null;
+  livemode: boolean;
+  currency: string;
+  code: string;
+  debits_must_not_exceed_credits: Defaulted<boolean>;
+  created_at: Timestamp;
+}
+
+export interface LedgerAccountBucketsTable {
+  account_id: string;
+  bucket: number;
+  debits_pending: bigint;
+  debits_posted: bigint;
+  credits_pending: bigint;
+  credits_posted: bigint;
+}
+
+export interface LedgerTransfersTable {
+  id: string;
+  journal_id: string;
+  merchant_id: string | null;
+  livemode: boolean;
+  debit_account_id: string;
+  credit_account_id: string;
+  amount: bigint;
+  currency: string;
+  code: string;
+  phase: 'single' | 'pending' | 'post' | 'void';
+  pending_id: string | null;
+  source_id: string | null;
+  created_at: Timestamp;
+}
+
+// The sandbox card acquirer's own tables are declared in src/sandbox/cards (it is an emulator, not a room).
+
+export interface Database {
+  merchants: MerchantsTable;
+  api_keys: ApiKeysTable;
+  customers: CustomersTable;
+  vault_cards: VaultCardsTable;
+  payment_methods: PaymentMethodsTable;
+  payment_intents: PaymentIntentsTable;
+  payment_attempts: PaymentAttemptsTable;
+  refunds: RefundsTable;
+  events: EventsTable;
+  idempotency_keys: IdempotencyKeysTable;
+  ledger_accounts: LedgerAccountsTable;
+  ledger_account_buckets: LedgerAccountBucketsTable;
+  ledger_transfers: LedgerTransfersTable;
+}
+
+export type Generatedless = Generated<never>;

@@ -1,0 +1,122 @@
+/** Creating, updating and deleting customers, with their events, through the write batcher. */
+import { AppError, applyMetadata, newId, type MetadataPatch } from '../kernel/index.ts';
+import { eventRow } from '../events/index.ts';
+import { getCustomer, serializeCustomer, type CustomerRow } from '../customers/index.ts';
+import { commit, retryOnConflict, type RequestContext, type Services } from './services.ts';
+
+export interface CustomerFields {
+  readonly email?: string | null | undefined;
+  readonly name?: string | null | undefined;
+  readonly phone?: string | null | undefined;
+  readonly description?: string | null | undefined;
+  readonly address?: Record<string, string | null> | null | undefined;
+  readonly metadata?: MetadataPatch | undefined;
+  readonly defaultPaymentMethod?: string | null | undefined;
+}
+
+export async function createCustomer(services: Services, ctx: RequestContext, fields: CustomerFields): Promise<Record<string, unknown>> {
+  const now = services.now();
+  const row: CustomerRow = {
+    id: newId('customer'),
+    merchant_id: ctx.tenant.merchantId,
+    livemode: ctx.tenant.livemode,
+    email: fields.email ?? null,
+    name: fields.name ?? null,
+    phone: fields.phone ?? null,
+    description: fields.description ?? null,
+    address: fields.address ?? null,
+    metadata: applyMetadata({}, fields.metadata),
+    invoice_default_payment_method: fields.defaultPaymentMethod ?? null,
+    deleted: false,
+    version: 1,
+    created_at: now,
+  };
+  const body = serializeCustomer(row);
+  const scope = ctx.idempotency;
+  await commit(
+    services,
+    ctx,
+    {
+      inserts: [
+        { table: 'customers', row: { ...row } },
+        eventRow({ tenant: ctx.tenant, type: 'customer.created', object: body as { id: string }, requestId: ctx.requestId, idempotencyKey: scope?.key, at: now }),
+      ],
+      updates: scope ? [scope.complete({ status: 200, body })] : [],
+    },
+    { resourceId: row.id },
+  );
+  if (scope) scope.completed = true;
+  return body;
+}
+
+export async function updateCustomer(services: Services, ctx: RequestContext, id: string, fields: CustomerFields): Promise<Record<string, unknown>> {
+  return await retryOnConflict(async () => {
+    const current = await getCustomer(services.db, ctx.tenant, id);
+    if (!current) throw new AppError('resource_missing', { param: 'id', message: `No such customer: '${id}'` });
+    const next: CustomerRow = {
+      ...current,
+      email: fields.email === undefined ? current.email : fields.email,
+      name: fields.name === undefined ? current.name : fields.name,
+      phone: fields.phone === undefined ? current.phone : fields.phone,
+      description: fields.description === undefined ? current.description : fields.description,
+      address: fields.address === undefined ? current.address : fields.address,
+      metadata: applyMetadata(current.metadata, fields.metadata),
+      invoice_default_payment_method: fields.defaultPaymentMethod === undefined ? current.invoice_default_payment_method : fields.defaultPaymentMethod,
+      version: current.version + 1,
+    };
+    const previous: Record<string, unknown> = {};
+    const before = serializeCustomer(current);
+    const body = serializeCustomer(next);
+    for (const key of Object.keys(body)) if (JSON.stringify(before[key]) !== JSON.stringify(body[key])) previous[key] = before[key];
+    const scope = ctx.idempotency;
+    await commit(
+      services,
+      ctx,
+      {
+        guards: [{ table: 'customers', id, version: current.version }],
+        updates: [
+          {
+            table: 'customers',
+            key: { id },
+            set: {
+              email: next.email, name: next.name, phone: next.phone, description: next.description, address: next.address,
+              metadata: next.metadata, invoice_default_payment_method: next.invoice_default_payment_method, version: next.version,
+            },
+          },
+          ...(scope ? [scope.complete({ status: 200, body })] : []),
+        ],
+        inserts:
+          Object.keys(previous).length > 0
+            ? [eventRow({ tenant: ctx.tenant, type: 'customer.updated', object: body as { id: string }, previousAttributes: previous, requestId: ctx.requestId, idempotencyKey: scope?.key, at: services.now() })]
+            : [],
+      },
+      { resourceId: id },
+    );
+    if (scope) scope.completed = true;
+    return body;
+  });
+}
+
+export async function deleteCustomer(services: Services, ctx: RequestContext, id: string): Promise<Record<string, unknown>> {
+  return await retryOnConflict(async () => {
+    const current = await getCustomer(services.db, ctx.tenant, id);
+    if (!current) throw new AppError('resource_missing', { param: 'id', message: `No such customer: '${id}'` });
+    const body = { id, object: 'customer', deleted: true };
+    const scope = ctx.idempotency;
+    await commit(
+      services,
+      ctx,
+      {
+        guards: [{ table: 'customers', id, version: current.version }],
+        updates: [
+          { table: 'customers', key: { id }, set: { deleted: true, version: current.version + 1 } },
+          ...(scope ? [scope.complete({ status: 200, body })] : []),
+        ],
+        inserts: [eventRow({ tenant: ctx.tenant, type: 'customer.deleted', object: serializeCustomer(current) as { id: string }, requestId: ctx.requestId, idempotencyKey: scope?.key, at: services.now() })],
+      },
+      { resourceId: id },
+    );
+    if (scope) scope.completed = true;
+    return body;
+  });
+}

@@ -1,0 +1,41 @@
+/**
+ * Active query of an attempt whose outcome is unknown (processing, or a payer in a challenge):
+ * ask the channel and book the answer. Idempotent: an attempt that is already final is left alone.
+ */
+import { getAttempt, getPaymentIntentById } from '../payments/index.ts';
+import { getPaymentMethod } from '../payment-methods/index.ts';
+import type { ChannelOutcome } from '../channels/channel.ts';
+import { buildOutcomeApplication } from './apply-attempt-outcome.ts';
+import { commit, retryOnConflict, systemContext, type Services } from './services.ts';
+
+export type SyncResult = 'final' | 'still_unknown' | 'not_applicable';
+
+export async function syncAttempt(services: Services, attemptId: string): Promise<SyncResult> {
+  const first = await getAttempt(services.db, attemptId);
+  if (!first || (first.status !== 'processing' && first.status !== 'requires_action')) return 'not_applicable';
+  const channel = services.channels.get(first.channel);
+  let outcome: ChannelOutcome;
+  try {
+    outcome = channel
+      ? await channel.query({ orderNo: first.channel_order_no, reference: first.channel_reference ?? undefined, amount: first.amount, currency: first.currency })
+      : { status: 'processing', reference: undefined, reason: 'channel_unavailable' };
+  } catch (error) {
+    services.logger.warn({ attempt: attemptId, err: error }, 'channel query failed; trying again later');
+    outcome = { status: 'processing', reference: undefined, reason: 'query_error' };
+  }
+  return await retryOnConflict(async () => {
+    const attempt = await getAttempt(services.db, attemptId);
+    if (!attempt || (attempt.status !== 'processing' && attempt.status !== 'requires_action')) return 'not_applicable';
+    const intent = await getPaymentIntentById(services.db, attempt.payment_intent_id);
+    if (!intent) return 'not_applicable';
+    const tenant = { merchantId: intent.merchant_id, livemode: intent.livemode };
+    // A payer still in a challenge is not news: keep the intent as it is, just query again later.
+    const effective: ChannelOutcome =
+      outcome.status === 'requires_action' && attempt.status === 'requires_action' ? outcome : outcome;
+    const paymentMethod = await getPaymentMethod(services.db, tenant, attempt.payment_method_id);
+    const applied = buildOutcomeApplication(services, systemContext(tenant), { intent, attempt, outcome: effective, paymentMethod });
+    await commit(services, systemContext(tenant), applied.writeSet, { resourceId: intent.id });
+    if (applied.syncAt) services.scheduleSync(attempt.id, applied.syncAt);
+    return outcome.status === 'processing' || outcome.status === 'requires_action' ? 'still_unknown' : 'final';
+  });
+}

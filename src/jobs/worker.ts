@@ -1,0 +1,68 @@
+/**
+ * Background work on graphile-worker (a PostgreSQL-backed job queue): active queries of unknown
+ * attempts, expiry of unpaid intents and of uncaptured authorizations, idempotency-key pruning.
+ * A `sweep` job re-schedules itself every few seconds under one job key, so any number of worker
+ * processes share it; a crontab entry restarts the chain if it ever breaks.
+ */
+import { run, makeWorkerUtils, type Runner, type WorkerUtils, type TaskList } from 'graphile-worker';
+import type { Logger } from 'pino';
+import { attemptsDueForSync } from '../payments/index.ts';
+import { expireAuthorizations, expirePaymentIntents, syncAttempt, type Services } from '../flows/index.ts';
+import { pruneIdempotencyKeys } from '../idempotency/index.ts';
+
+const sweepIntervalSeconds = 5;
+
+export function createTasks(services: Services): TaskList {
+  return {
+    sync_attempt: async (payload) => {
+      const { attemptId } = payload as { attemptId: string };
+      await syncAttempt(services, attemptId);
+    },
+    sweep: async (_payload, helpers) => {
+      const now = services.now();
+      for (const attempt of await attemptsDueForSync(services.db, { now, limit: 500 })) {
+        await helpers.addJob('sync_attempt', { attemptId: attempt.id }, { jobKey: `sync:${attempt.id}`, maxAttempts: 3 });
+      }
+      await expirePaymentIntents(services, { limit: 200 });
+      await expireAuthorizations(services, { limit: 200 });
+      await pruneIdempotencyKeys(services.db, { ttlHours: services.config.idempotencyTtlHours, now });
+      await helpers.addJob('sweep', {}, { jobKey: 'sweep', jobKeyMode: 'replace', runAt: new Date(Date.now() + sweepIntervalSeconds * 1000) });
+    },
+  };
+}
+
+export interface JobQueue {
+  scheduleSync(attemptId: string, runAt: Date): void;
+  stop(): Promise<void>;
+}
+
+/** The API side: enqueue only. */
+export async function connectJobQueue(options: { connectionString: string; logger: Logger }): Promise<JobQueue & { utils: WorkerUtils }> {
+  const utils = await makeWorkerUtils({ connectionString: options.connectionString });
+  await utils.migrate();
+  return {
+    utils,
+    scheduleSync(attemptId, runAt) {
+      utils
+        .addJob('sync_attempt', { attemptId }, { jobKey: `sync:${attemptId}`, runAt, maxAttempts: 3 })
+        .catch((err: unknown) => options.logger.warn({ err, attempt: attemptId }, 'could not schedule a sync; the sweeper will find the attempt'));
+    },
+    async stop() {
+      await utils.release();
+    },
+  };
+}
+
+/** The worker side: run tasks. */
+export async function startWorker(options: { connectionString: string; services: Services; concurrency: number }): Promise<Runner> {
+  const runner = await run({
+    connectionString: options.connectionString,
+    concurrency: options.concurrency,
+    noHandleSignals: true,
+    pollInterval: 1000,
+    taskList: createTasks(options.services),
+    crontab: '* * * * * sweep ?jobKey=sweep&jobKeyMode=preserve_run_at',
+  });
+  await runner.addJob('sweep', {}, { jobKey: 'sweep', jobKeyMode: 'replace' });
+  return runner;
+}

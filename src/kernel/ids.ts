@@ -1,0 +1,47 @@
+import { randomBytes } from 'node:crypto';
+
+/**
+ * Public ids are application-generated: a Stripe-style prefix and 24 random base62 characters
+ * (~143 bits). No database sequence is involved, so ids stay valid on a sharded database.
+ */
+const alphabet = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+export const idPrefixes = {
+  merchant: 'acct',
+  apiKey: 'key',
+  customer: 'cus',
+  paymentMethod: 'pm',
+  paymentIntent: 'pi',
+  attempt: 'ch',
+  refund: 're',
+  event: 'evt',
+  balanceTransaction: 'txn',
+  transfer: 'tr',
+  vaultToken: 'vt',
+  request: 'req',
+} as const;
+
+export type IdKind = keyof typeof idPrefixes;
+
+export function randomToken(length: number): string {
+  // Rejection sampling keeps the distribution uniform over the 62-character alphabet.
+  let out = '';
+  while (out.length < length) {
+    const bytes = randomBytes(length * 2);
+    for (const byte of bytes) {
+      if (byte < 248 && out.length < length) out += alphabet[byte % 62];
+    }
+  }
+  return out;
+}
+
+export function newId(kind: IdKind): string {
+  return `${idPrefixes[kind]}_${randomToken(24)}`;
+}
+
+const idPattern = /^[a-z]+_[0-9A-Za-z]{1,64}$/;
+
+/** True when `value` looks like an id of the given kind (prefix and charset); says nothing of existence. */
+export function isIdOf(kind: IdKind, value: string): boolean {
+  return value.startsWith(`${idPrefixes[kind]}_`) && idPattern.test(value);
+}
