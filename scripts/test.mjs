@@ -1,28 +1,48 @@
-// Runs the whole suite with vitest and ends with the plain line "N passed, N failed" that CI reads,
-// so a run that executes no test cannot pass unnoticed.
+// The whole suite: static checks (types, lint, dependency rules) then every vitest test. It ends with
+// the plain line "N passed, N failed" that CI reads, so a run that executes no test cannot pass unnoticed.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'fenpay-vitest-'));
-const report = path.join(dir, 'report.json');
-const args = ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)];
-const run = spawnSync(path.join('node_modules', '.bin', 'vitest'), args, { stdio: 'inherit', env: process.env });
-
+const bin = (name) => path.join('node_modules', '.bin', name);
 let passed = 0;
 let failed = 0;
 let skipped = 0;
+
+const onlyTests = process.argv.length > 2; // `npm test -- some/file` runs just vitest on that file
+if (!onlyTests) {
+  for (const [label, command, args] of [
+    ['typecheck', bin('tsc'), ['--noEmit', '-p', '.']],
+    ['lint', bin('eslint'), ['.']],
+    ['dependency rules', bin('depcruise'), ['src', '--config', '.dependency-cruiser.cjs']],
+  ]) {
+    const started = Date.now();
+    const run = spawnSync(command, args, { stdio: 'inherit', env: process.env });
+    const ok = run.status === 0;
+    console.log(`${ok ? '✓' : '✗'} ${label} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    if (ok) passed += 1;
+    else failed += 1;
+  }
+}
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'fenpay-vitest-'));
+const report = path.join(dir, 'report.json');
+const args = ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)];
+const run = spawnSync(bin('vitest'), args, { stdio: 'inherit', env: process.env });
+
 try {
   const result = JSON.parse(readFileSync(report, 'utf8'));
-  passed = result.numPassedTests ?? 0;
-  failed = (result.numFailedTests ?? 0) + (result.numFailedTestSuites ?? 0);
-  skipped = (result.numPendingTests ?? 0) + (result.numTodoTests ?? 0);
+  const vitestPassed = result.numPassedTests ?? 0;
+  passed += vitestPassed;
+  failed += (result.numFailedTests ?? 0) + (result.numFailedTestSuites ?? 0);
+  skipped += (result.numPendingTests ?? 0) + (result.numTodoTests ?? 0);
+  if (vitestPassed === 0) failed += 1;
 } catch {
   failed += 1;
   console.error('no test report was written: counting the run as failed');
 }
 rmSync(dir, { recursive: true, force: true });
-if (passed === 0) failed += 1;
+if (run.status !== 0 && failed === 0) failed += 1;
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
-process.exit(run.status === 0 && failed === 0 ? 0 : 1);
+process.exit(failed === 0 ? 0 : 1);

@@ -60,10 +60,11 @@ export async function startFenpay(options: StartOptions): Promise<Fenpay> {
 
   const metrics = createMetrics();
   const batcher = new WriteBatcher({ pool: database.pool, onBatch: (size, ms) => metrics.observeBatch(size, ms) });
-  const vault = createVault({ keys: config.vaultKeys, activeKeyId: config.vaultActiveKeyId });
+  const vault = createVault({ keys: config.vaultKeys, activeKeyId: config.vaultActiveKeyId, ...(config.vaultFingerprintKey ? { fingerprintKey: config.vaultFingerprintKey } : {}) });
   const now = options.now ?? (() => new Date());
 
-  let services: Services | undefined;
+  // The acquirer calls back into flows, which need the acquirer: tie the knot through a holder.
+  const wired: { services?: Services } = {};
   const acquirer = createSandboxCardAcquirer({
     db: database.db,
     publicUrl: config.publicUrl,
@@ -71,15 +72,15 @@ export async function startFenpay(options: StartOptions): Promise<Fenpay> {
     now,
     // The payer finished a 3-D Secure challenge: find out at once what the acquirer now says.
     onChallengeCompleted: async (orderNo) => {
-      if (!services) return;
+      if (!wired.services) return;
       const attempt = await getAttemptByOrderNo(database.db, 'sandbox_card', orderNo);
-      if (attempt) await syncAttempt(services, attempt.id);
+      if (attempt) await syncAttempt(wired.services, attempt.id);
     },
   });
   const channels = new ChannelRegistry([createSandboxCardChannel({ acquirer })]);
 
   const queue: JobQueue | undefined = options.withoutJobQueue ? undefined : await connectJobQueue({ connectionString: url, logger });
-  services = {
+  const services: Services = {
     db: database.db,
     batcher,
     channels,
@@ -90,6 +91,7 @@ export async function startFenpay(options: StartOptions): Promise<Fenpay> {
     scheduleSync: (attemptId, runAt) => queue?.scheduleSync(attemptId, runAt),
     metrics,
   };
+  wired.services = services;
 
   let worker: Runner | undefined;
   if (!options.withoutJobQueue && config.roles.includes('worker')) {

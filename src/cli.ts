@@ -81,7 +81,7 @@ async function main(): Promise<number> {
         return revoked ? 0 : 1;
       }
       case 'vault:rotate': {
-        const vault = createVault({ keys: config.vaultKeys, activeKeyId: config.vaultActiveKeyId });
+        const vault = createVault({ keys: config.vaultKeys, activeKeyId: config.vaultActiveKeyId, ...(config.vaultFingerprintKey ? { fingerprintKey: config.vaultFingerprintKey } : {}) });
         console.log(`re-wrapped ${await vault.rotate(database.db)} cards under key ${config.vaultActiveKeyId}`);
         return 0;
       }

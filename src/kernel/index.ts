@@ -4,3 +4,6 @@ export * from './secret.ts';
 export * from './assert.ts';
 export * from './clock.ts';
 export * from './errors.ts';
+export * from './tenant.ts';
+export * from './card-number.ts';
+export * from './metadata.ts';
