@@ -84,6 +84,8 @@ export interface ChannelAdapter {
   readonly id: string;
   readonly displayName: string;
   readonly paymentMethodTypes: readonly string[];
+  /** Test mode, live mode, or both. An emulator serves test mode only. */
+  readonly modes: readonly ('test' | 'live')[];
   readonly capabilities: ChannelCapabilities;
   authorize(request: AuthorizeRequest): Promise<ChannelOutcome>;
   /** Asks the channel what became of an order whose outcome we do not know. */

@@ -3,12 +3,12 @@ import type { ChannelAdapter } from './channel.ts';
 
 export class ChannelRegistry {
   readonly #byId = new Map<string, ChannelAdapter>();
-  readonly #byMethod = new Map<string, ChannelAdapter>();
+  readonly #byMethod = new Map<string, ChannelAdapter[]>();
 
   constructor(adapters: readonly ChannelAdapter[]) {
     for (const adapter of adapters) {
       this.#byId.set(adapter.id, adapter);
-      for (const type of adapter.paymentMethodTypes) if (!this.#byMethod.has(type)) this.#byMethod.set(type, adapter);
+      for (const type of adapter.paymentMethodTypes) this.#byMethod.set(type, [...(this.#byMethod.get(type) ?? []), adapter]);
     }
   }
 
@@ -16,8 +16,11 @@ export class ChannelRegistry {
     return this.#byId.get(id);
   }
 
-  forPaymentMethodType(type: string): ChannelAdapter | undefined {
-    return this.#byMethod.get(type);
+  /** The first channel serving this payment method type (in the given mode, when one is given). */
+  forPaymentMethodType(type: string, livemode?: boolean): ChannelAdapter | undefined {
+    const candidates = this.#byMethod.get(type) ?? [];
+    if (livemode === undefined) return candidates[0];
+    return candidates.find((c) => c.modes.includes(livemode ? 'live' : 'test'));
   }
 
   supportedPaymentMethodTypes(): string[] {

@@ -81,8 +81,13 @@ export async function startAttempt(
       message: `The PaymentMethod type ${pm.type} is not in this PaymentIntent's payment_method_types (${intent.payment_method_types.join(', ')}).`,
     });
   }
-  const channel = services.channels.forPaymentMethodType(pm.type);
-  if (!channel) throw new AppError('payment_method_type_unsupported', { param: 'payment_method', message: `No channel serves payment method type ${pm.type}.` });
+  const channel = services.channels.forPaymentMethodType(pm.type, intent.livemode);
+  if (!channel) {
+    throw new AppError('payment_method_type_unsupported', {
+      param: 'payment_method',
+      message: `No ${intent.livemode ? 'live' : 'test'}-mode channel serves payment method type ${pm.type} yet.`,
+    });
+  }
   if (intent.capture_method === 'manual' && !channel.capabilities.manualCapture) {
     throw new AppError('operation_not_supported', { param: 'capture_method', message: `${channel.displayName} does not support manual capture.` });
   }

@@ -30,6 +30,7 @@ export function createSandboxCardChannel({ acquirer }: SandboxCardChannelOptions
     id: 'sandbox_card',
     displayName: 'Sandbox card acquirer',
     paymentMethodTypes: ['card'],
+    modes: ['test'],
     capabilities: { manualCapture: true, partialCapture: true, refund: true, partialRefund: true, cancel: true, query: true },
 
     async authorize(request) {
