@@ -6,6 +6,23 @@ import os from 'node:os';
 import path from 'node:path';
 
 const bin = (name) => path.join('node_modules', '.bin', name);
+
+// Browser tests drive Debian's Chromium through playwright-core (no browser download from elsewhere).
+// On a fresh machine the project installs it, with a CJK font so Chinese pages render as a payer sees them.
+function ensureBrowser() {
+  const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+  const hasFont = () => spawnSync('sh', ['-c', 'fc-list :lang=zh | grep -q .'], { stdio: 'ignore' }).status === 0;
+  if (process.env.CHROMIUM_PATH || (has('chromium') && hasFont())) return;
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0 || !has('apt-get')) {
+    console.error('Chromium (Debian package "chromium") and a CJK font (fonts-wqy-zenhei) are needed for browser tests; install them or set CHROMIUM_PATH.');
+    return;
+  }
+  console.log('installing Debian chromium and fonts-wqy-zenhei for the browser tests…');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  spawnSync('apt-get', ['update', '-q'], { stdio: 'inherit', env });
+  spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', 'chromium', 'fonts-wqy-zenhei', 'fontconfig'], { stdio: 'inherit', env });
+}
+ensureBrowser();
 let passed = 0;
 let failed = 0;
 let skipped = 0;

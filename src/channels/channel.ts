@@ -34,8 +34,8 @@ export interface AuthorizeRequest {
   readonly capture: 'automatic' | 'manual';
   readonly paymentMethod: ChannelPaymentMethod;
   readonly description: string | undefined;
-  /** Where the payer comes back after a redirect (3-D Secure, wallet pages). */
-  readonly returnUrl: string;
+  /** Where the payer comes back after a redirect (3-D Secure, wallet pages); none: the channel shows its own end page. */
+  readonly returnUrl: string | undefined;
   readonly livemode: boolean;
 }
 

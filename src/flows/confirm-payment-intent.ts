@@ -197,7 +197,7 @@ async function authorizeAtChannel(services: Services, started: StartedAttempt): 
       capture: attempt.capture_method === 'manual' ? 'manual' : 'automatic',
       paymentMethod: await channelPaymentMethod(services, paymentMethod),
       description: intent.description ?? undefined,
-      returnUrl: intent.return_url ?? `${services.config.publicUrl}/v1/payment_intents/${intent.id}/return`,
+      returnUrl: intent.return_url ?? undefined,
       livemode: intent.livemode,
     };
     return await channel.authorize(request);
