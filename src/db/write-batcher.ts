@@ -284,6 +284,14 @@ export class WriteBatcher {
         }
         const accountIds = [...byAccount.keys()].sort();
         const column = (pick: (s: { dp: bigint; dP: bigint; cp: bigint; cP: bigint }) => bigint) => accountIds.map((id) => pick(byAccount.get(id)!).toString());
+        // Lock every existing bucket of each non-negative account the batch touches, in one order and before
+        // writing any bucket. Concurrent batches on one merchant then queue here; locking after the upsert
+        // let each hold its own bucket while waiting for the other's, a deadlock that stalled both for
+        // deadlock_timeout and, repeated, failed units. The check below then sees every debit committed first.
+        const nonNegative = accountIds.filter((id) => byAccount.get(id)!.nonNegative);
+        if (nonNegative.length > 0) {
+          await client.query('SELECT 1 FROM ledger_account_buckets WHERE account_id = ANY($1::text[]) ORDER BY account_id, bucket FOR UPDATE', [nonNegative]);
+        }
         await client.query(
           `INSERT INTO ledger_account_buckets AS b (account_id, bucket, debits_pending, debits_posted, credits_pending, credits_posted)
            SELECT u.account_id, $2::int2, u.d_pending, u.d_posted, u.c_pending, u.c_posted
@@ -297,8 +305,6 @@ export class WriteBatcher {
         );
         const guarded = accountIds.filter((id) => byAccount.get(id)!.nonNegative && byAccount.get(id)!.debited);
         if (guarded.length > 0) {
-          // Lock every bucket of a guarded account (in order) so concurrent debits cannot both pass.
-          await client.query('SELECT 1 FROM ledger_account_buckets WHERE account_id = ANY($1::text[]) ORDER BY account_id, bucket FOR UPDATE', [guarded]);
           const short = await client.query<{ account_id: string }>(
             `SELECT account_id FROM ledger_account_buckets WHERE account_id = ANY($1::text[])
               GROUP BY account_id HAVING sum(debits_posted + debits_pending) > sum(credits_posted)`,

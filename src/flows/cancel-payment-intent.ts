@@ -38,6 +38,12 @@ export async function cancelPaymentIntent(
     if (!intent) throw new AppError('resource_missing', { param: 'intent', message: `No such payment_intent: '${id}'` });
     if (!allowed.includes(intent.status)) throw unexpectedState(intent, 'canceled');
     const attempt = intent.latest_attempt_id === null ? undefined : await getAttempt(services.db, intent.latest_attempt_id);
+    // A capture or another cancel of this attempt is at the channel now and decides its fate. Treating
+    // the attempt as "nothing at the channel" canceled the intent without voiding the hold (and let a
+    // racing capture then turn the canceled intent into succeeded).
+    if (attempt !== undefined && (attempt.status === 'capturing' || attempt.status === 'canceling')) {
+      throw unexpectedState(intent, 'canceled while a capture or cancel of it is in progress');
+    }
     const atChannel = attempt !== undefined && (attempt.status === 'authorized' || attempt.status === 'requires_action' || attempt.status === 'processing');
     if (!atChannel) {
       const response = await finishCancel(services, ctx, { intent, attempt: undefined, reason: input.reason });
@@ -150,6 +156,15 @@ async function finishCancel(
       const fresh = await getPaymentIntent(services.db, tenant, intent.id);
       if (fresh) {
         if (!['requires_payment_method', 'requires_confirmation', 'requires_action', 'requires_capture', 'processing'].includes(fresh.status)) throw unexpectedState(fresh, 'canceled');
+        if (fresh.latest_attempt_id !== intent.latest_attempt_id) {
+          // A confirmation started a new attempt meanwhile. Unless it already failed, it is at the channel,
+          // which this cancel never asked to close: canceling anyway left a payment that the channel then
+          // charged on a canceled intent.
+          const latest = fresh.latest_attempt_id === null ? undefined : await getAttempt(services.db, fresh.latest_attempt_id);
+          if (latest !== undefined && latest.status !== 'failed' && latest.status !== 'canceled') {
+            throw unexpectedState(fresh, 'canceled while it is being confirmed; retry the cancel');
+          }
+        }
         intent = fresh;
         if (attempt) attempt = (await getAttempt(services.db, attempt.id)) ?? attempt;
       }

@@ -2,6 +2,8 @@
 import { AppError, applyMetadata, newId, type MetadataPatch } from '../kernel/index.ts';
 import { eventRow } from '../events/index.ts';
 import { getCustomer, serializeCustomer, type CustomerRow } from '../customers/index.ts';
+import { getPaymentMethod, serializePaymentMethod, type PaymentMethodRow } from '../payment-methods/index.ts';
+import type { WriteSet } from '../db/index.ts';
 import { commit, retryOnConflict, type RequestContext, type Services } from './services.ts';
 
 export interface CustomerFields {
@@ -12,12 +14,42 @@ export interface CustomerFields {
   readonly address?: Record<string, string | null> | null | undefined;
   readonly metadata?: MetadataPatch | undefined;
   readonly defaultPaymentMethod?: string | null | undefined;
+  /** Create only: a PaymentMethod to attach to the new customer (Stripe's `payment_method`). */
+  readonly paymentMethod?: string | undefined;
+}
+
+/** The PaymentMethod named by `payment_method` on create: it must exist and be free to attach. */
+async function paymentMethodToAttach(services: Services, ctx: RequestContext, id: string | undefined): Promise<PaymentMethodRow | undefined> {
+  if (id === undefined) return undefined;
+  const pm = await getPaymentMethod(services.db, ctx.tenant, id);
+  if (!pm) throw new AppError('resource_missing', { param: 'payment_method', message: `No such PaymentMethod: '${id}'` });
+  if (pm.customer_id !== null) throw new AppError('payment_method_unexpected_state', { param: 'payment_method', message: `The PaymentMethod ${pm.id} is already attached to a customer.` });
+  return pm;
+}
+
+/** A default payment method must be one of this customer's PaymentMethods. */
+async function checkDefaultPaymentMethod(services: Services, ctx: RequestContext, input: { id: string | null | undefined; customerId: string; attaching: string | undefined }): Promise<void> {
+  if (input.id === undefined || input.id === null || input.id === input.attaching) return;
+  const param = 'invoice_settings[default_payment_method]';
+  const pm = await getPaymentMethod(services.db, ctx.tenant, input.id);
+  if (!pm) throw new AppError('resource_missing', { param, message: `No such PaymentMethod: '${input.id}'` });
+  if (pm.customer_id !== input.customerId) {
+    throw new AppError('payment_method_unexpected_state', { param, message: `The customer does not have a payment method with the ID ${pm.id}. The payment method must be attached to the customer.` });
+  }
 }
 
 export async function createCustomer(services: Services, ctx: RequestContext, fields: CustomerFields): Promise<Record<string, unknown>> {
+  // A PaymentMethod attached elsewhere meanwhile fails the version guard; the retry then refuses it.
+  return await retryOnConflict(() => createCustomerOnce(services, ctx, fields));
+}
+
+async function createCustomerOnce(services: Services, ctx: RequestContext, fields: CustomerFields): Promise<Record<string, unknown>> {
   const now = services.now();
+  const customerId = newId('customer');
+  const pm = await paymentMethodToAttach(services, ctx, fields.paymentMethod);
+  await checkDefaultPaymentMethod(services, ctx, { id: fields.defaultPaymentMethod, customerId, attaching: pm?.id });
   const row: CustomerRow = {
-    id: newId('customer'),
+    id: customerId,
     merchant_id: ctx.tenant.merchantId,
     livemode: ctx.tenant.livemode,
     email: fields.email ?? null,
@@ -33,15 +65,25 @@ export async function createCustomer(services: Services, ctx: RequestContext, fi
   };
   const body = serializeCustomer(row);
   const scope = ctx.idempotency;
+  // Attaching in the same write as the customer: the version guard fails it if the PaymentMethod changed meanwhile.
+  const attach: WriteSet = pm
+    ? {
+        guards: [{ table: 'payment_methods', id: pm.id, version: pm.version }],
+        updates: [{ table: 'payment_methods', key: { id: pm.id }, set: { customer_id: row.id, version: pm.version + 1 } }],
+        inserts: [eventRow({ tenant: ctx.tenant, type: 'payment_method.attached', object: serializePaymentMethod({ ...pm, customer_id: row.id, version: pm.version + 1 }) as { id: string }, requestId: ctx.requestId, idempotencyKey: scope?.key, at: now })],
+      }
+    : {};
   await commit(
     services,
     ctx,
     {
+      guards: attach.guards ?? [],
       inserts: [
         { table: 'customers', row: { ...row } },
         eventRow({ tenant: ctx.tenant, type: 'customer.created', object: body as { id: string }, requestId: ctx.requestId, idempotencyKey: scope?.key, at: now }),
+        ...(attach.inserts ?? []),
       ],
-      updates: scope ? [scope.complete({ status: 200, body })] : [],
+      updates: [...(attach.updates ?? []), ...(scope ? [scope.complete({ status: 200, body })] : [])],
     },
     { resourceId: row.id },
   );
@@ -53,6 +95,7 @@ export async function updateCustomer(services: Services, ctx: RequestContext, id
   return await retryOnConflict(async () => {
     const current = await getCustomer(services.db, ctx.tenant, id);
     if (!current) throw new AppError('resource_missing', { param: 'id', message: `No such customer: '${id}'` });
+    await checkDefaultPaymentMethod(services, ctx, { id: fields.defaultPaymentMethod, customerId: id, attaching: undefined });
     const next: CustomerRow = {
       ...current,
       email: fields.email === undefined ? current.email : fields.email,

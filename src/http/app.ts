@@ -2,7 +2,7 @@
  * Builds the HTTP application (testable with `app.inject`). Stripe-compatible `/v1` plus health,
  * metrics, OpenAPI and the sandbox's pages. Nothing here starts listening; main.ts does.
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import qs from 'qs';
@@ -54,6 +54,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false, useDefaults: true, allowUnionTypes: true } },
     return503OnClosing: true,
     forceCloseConnections: false,
+    // The router refuses a path that is not valid percent-encoded UTF-8, or with an id longer than any
+    // id, before the error handler runs: answer those in Stripe's error shape too.
+    frameworkErrors: (error, request, reply) => {
+      const appError = error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? new AppError('resource_missing', { message: 'No such object: the id in the request path is longer than any id.' })
+        : new AppError('url_invalid', { message: `Unrecognized request URL (${request.method}): the path is not valid percent-encoded UTF-8.` });
+      void (reply as unknown as FastifyReply).code(appError.status).header('Request-Id', request.id).send(appError.toPublic(request.id));
+    },
   });
 
   // Stripe's form encoding with bracket syntax (metadata[key]=v, items[0][price]=p) and JSON bodies.
@@ -63,6 +71,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     } catch {
       done(new AppError('body_malformed', { message: 'Invalid form-encoded body.' }), undefined);
     }
+  });
+  // Fastify parses text/plain by default; only form and JSON bodies are accepted (415 otherwise).
+  app.removeContentTypeParser('text/plain');
+  // JSON keeps Fastify's parser (it refuses __proto__ poisoning), with booleans turned into "true"/"false"
+  // as a form body carries them: the shared coercing validator would read `"amount": true` as 1.
+  const jsonParser = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    jsonParser(request, body as string, (error, value) => done(error, error ? undefined : booleansAsText(value)));
   });
 
   app.decorateRequest('principal', undefined);
@@ -113,6 +130,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         throw new AppError('secret_key_required', { message: 'This API call cannot be made with a publishable API key. Please use a secret API key.' });
       }
     });
+    // PostgreSQL text cannot hold U+0000: refuse it here, naming the parameter, instead of failing in the database.
+    v1.addHook('preValidation', async (request) => {
+      const param = nulParam(request.query, '') ?? nulParam(request.body, '');
+      if (param !== undefined) throw new AppError('parameter_invalid', { param, message: `Invalid ${param}: strings cannot contain the NUL character (U+0000).` });
+    });
     await v1.register(paymentIntentRoutes, { services });
     await v1.register(paymentMethodRoutes, { services });
     await v1.register(customerRoutes, { services });
@@ -138,8 +160,9 @@ class RequestLogController extends LogController {
 async function authenticate(authenticator: ApiKeyAuthenticator, request: FastifyRequest): Promise<ApiKeyPrincipal> {
   const header = request.headers.authorization;
   let key: string | undefined;
-  if (header?.startsWith('Bearer ')) key = header.slice(7).trim();
-  else if (header?.startsWith('Basic ')) {
+  // Authentication scheme names are case-insensitive (RFC 9110 §11.1).
+  if (header !== undefined && /^bearer /i.test(header)) key = header.slice(7).trim();
+  else if (header !== undefined && /^basic /i.test(header)) {
     const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
     key = decoded.split(':')[0];
   }
@@ -153,4 +176,25 @@ async function authenticate(authenticator: ApiKeyAuthenticator, request: Fastify
     throw new AppError('api_key_invalid', { message: `Invalid API Key provided: ${key.slice(0, 8)}${'*'.repeat(Math.max(0, Math.min(key.length - 12, 24)))}${key.slice(-4)}` });
   }
   return principal;
+}
+
+/** JSON booleans as the text a form body would carry ("true"/"false"); everything else unchanged. */
+function booleansAsText(value: unknown): unknown {
+  if (typeof value === 'boolean') return String(value);
+  if (Array.isArray(value)) return value.map(booleansAsText);
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, booleansAsText(v)]));
+  return value;
+}
+
+/** The bracket-notation name of the first key or string value containing U+0000, if any. */
+function nulParam(value: unknown, path: string): string | undefined {
+  if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
+  if (value === null || typeof value !== 'object') return undefined;
+  for (const [key, child] of Object.entries(value)) {
+    const childPath = path === '' ? key : `${path}[${key}]`;
+    if (key.includes('\u0000')) return childPath.replaceAll('\u0000', '\\u0000');
+    const found = nulParam(child, childPath);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }

@@ -40,6 +40,10 @@ export interface ListQuery {
   created?: number | CreatedFilter;
 }
 
+/** 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the range a `created` filter may name. */
+const createdSecondsMin = -62_135_596_800;
+const createdSecondsMax = 253_402_300_799;
+
 export function parseListParams(query: ListQuery): ListParams {
   const limit = query.limit ?? 10;
   if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
@@ -49,6 +53,13 @@ export function parseListParams(query: ListQuery): ListParams {
     throw new AppError('parameter_invalid', { param: 'ending_before', message: 'You may only specify one of starting_after and ending_before.' });
   }
   const created: CreatedFilter | undefined = typeof query.created === 'number' ? { gte: query.created, lte: query.created } : query.created;
+  // Far outside years 1–9999 PostgreSQL's to_timestamp fails: refuse such bounds as invalid, not as a server error.
+  for (const [bound, value] of Object.entries(created ?? {})) {
+    if (typeof value === 'number' && (!Number.isSafeInteger(value) || value < createdSecondsMin || value > createdSecondsMax)) {
+      const param = typeof query.created === 'number' ? 'created' : `created[${bound}]`;
+      throw new AppError('parameter_invalid_integer', { param, message: `Invalid ${param}: must be a Unix timestamp in seconds from ${createdSecondsMin} to ${createdSecondsMax}.` });
+    }
+  }
   return { limit, startingAfter: query.starting_after, endingBefore: query.ending_before, created };
 }
 

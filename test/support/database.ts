@@ -25,7 +25,17 @@ export async function createTestDatabase(options: { poolSize?: number } = {}): P
       if (dropped) return;
       dropped = true;
       await handle.close();
-      await withAdmin(adminUrl, (admin) => admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+      await withAdmin(adminUrl, async (admin) => {
+        // Pools may still be closing their connections (graphile-worker does not await its pool's end):
+        // wait for them, so FORCE does not kill a connection mid-close and crash the test run with an
+        // uncaught "terminating connection due to administrator command".
+        for (let waited = 0; waited < 5_000; waited += 25) {
+          const open = await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [name]);
+          if (open.rows[0]?.n === 0) break;
+          await new Promise((resolve) => setTimeout(resolve, 25));
+        }
+        await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      });
     },
   };
 }

@@ -38,6 +38,7 @@ interface CustomerBody {
   address?: Record<string, string> | string;
   metadata?: unknown;
   invoice_settings?: { default_payment_method?: string };
+  payment_method?: string;
 }
 
 function fields(body: CustomerBody): CustomerFields {
@@ -59,7 +60,7 @@ export async function customerRoutes(app: FastifyInstance, options: { services: 
   const { services } = options;
 
   app.post<{ Body: CustomerBody }>('/customers', { schema: { tags, summary: 'Create a Customer', body: customerBody } }, async (request, reply) => {
-    const input = fields(request.body ?? {});
+    const input = { ...fields(request.body ?? {}), paymentMethod: request.body?.payment_method };
     await runMutation(services, request, reply, (ctx) => createCustomer(services, ctx, input));
   });
 
@@ -70,6 +71,8 @@ export async function customerRoutes(app: FastifyInstance, options: { services: 
   });
 
   app.post<{ Params: { id: string }; Body: CustomerBody }>('/customers/:id', { schema: { tags, summary: 'Update a Customer', params: idParam, body: customerBody } }, async (request, reply) => {
+    // Stripe takes `payment_method` on create only; on update it would be silently ignored.
+    if (request.body?.payment_method !== undefined) throw new AppError('parameter_unknown', { param: 'payment_method', message: 'Received unknown parameter: payment_method' });
     const input = fields(request.body ?? {});
     await runMutation(services, request, reply, (ctx) => updateCustomer(services, ctx, request.params.id, input));
   });
