@@ -41,6 +41,12 @@ export async function getCustomer(db: Db, tenant: Tenant, id: string, options: {
   return await query.executeTakeFirst();
 }
 
+/** The mode an id exists in for this merchant (to tell a wrong-mode key from a missing object). */
+export async function findCustomerMode(db: Db, merchantId: string, id: string): Promise<boolean | undefined> {
+  const row = await db.selectFrom('customers').select('livemode').where('id', '=', id).where('merchant_id', '=', merchantId).executeTakeFirst();
+  return row?.livemode;
+}
+
 export async function listCustomers(db: Db, tenant: Tenant, params: ListParams & { email?: string | undefined }): Promise<Page<CustomerRow>> {
   let query = db
     .selectFrom('customers')

@@ -98,7 +98,8 @@ export async function createRefund(services: Services, ctx: RequestContext, inpu
     };
     const nextAttempt = nextVersion(attempt, { amount_refunded: attempt.amount_refunded + amount }, now);
     const nextIntent = nextVersion(intent, { amount_refunded: intent.amount_refunded + amount }, now);
-    await commit(
+    try {
+      await commit(
       services,
       ctx,
       {
@@ -116,7 +117,17 @@ export async function createRefund(services: Services, ctx: RequestContext, inpu
         balanceDeltas: ledger.balanceDeltas,
       },
       { resourceId: refundId },
-    );
+      );
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'balance_insufficient') {
+        // Refunds are funded from the merchant's available balance, which never goes negative in Fenpay.
+        throw new AppError('balance_insufficient', {
+          param: 'amount',
+          message: `Your available ${attempt.currency.toUpperCase()} balance is too low to fund a refund of ${amount} (in minor units); refunds are paid from the available balance, which already excludes the processing fee.`,
+        });
+      }
+      throw error;
+    }
     return { refund, attempt: nextAttempt, channel, holdId };
   });
 

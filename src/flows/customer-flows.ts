@@ -2,7 +2,7 @@
 import { AppError, applyMetadata, newId, type MetadataPatch } from '../kernel/index.ts';
 import { eventRow } from '../events/index.ts';
 import { getCustomer, serializeCustomer, type CustomerRow } from '../customers/index.ts';
-import { getPaymentMethod, serializePaymentMethod, type PaymentMethodRow } from '../payment-methods/index.ts';
+import { allCustomerPaymentMethods, getPaymentMethod, serializePaymentMethod, type PaymentMethodRow } from '../payment-methods/index.ts';
 import type { WriteSet } from '../db/index.ts';
 import { commit, retryOnConflict, type RequestContext, type Services } from './services.ts';
 
@@ -146,16 +146,25 @@ export async function deleteCustomer(services: Services, ctx: RequestContext, id
     if (!current) throw new AppError('resource_missing', { param: 'id', message: `No such customer: '${id}'` });
     const body = { id, object: 'customer', deleted: true };
     const scope = ctx.idempotency;
+    const now = services.now();
+    // A deleted customer's PaymentMethods are detached with it, as at Stripe: nothing can use them through it again.
+    const attached = await allCustomerPaymentMethods(services.db, ctx.tenant, id);
     await commit(
       services,
       ctx,
       {
-        guards: [{ table: 'customers', id, version: current.version }],
+        guards: [{ table: 'customers', id, version: current.version }, ...attached.map((pm) => ({ table: 'payment_methods' as const, id: pm.id, version: pm.version }))],
         updates: [
           { table: 'customers', key: { id }, set: { deleted: true, version: current.version + 1 } },
+          ...attached.map((pm) => ({ table: 'payment_methods' as const, key: { id: pm.id }, set: { customer_id: null, version: pm.version + 1 } })),
           ...(scope ? [scope.complete({ status: 200, body })] : []),
         ],
-        inserts: [eventRow({ tenant: ctx.tenant, type: 'customer.deleted', object: serializeCustomer(current) as { id: string }, requestId: ctx.requestId, idempotencyKey: scope?.key, at: services.now() })],
+        inserts: [
+          eventRow({ tenant: ctx.tenant, type: 'customer.deleted', object: serializeCustomer(current) as { id: string }, requestId: ctx.requestId, idempotencyKey: scope?.key, at: now }),
+          ...attached.map((pm) =>
+            eventRow({ tenant: ctx.tenant, type: 'payment_method.detached', object: serializePaymentMethod({ ...pm, customer_id: null }) as { id: string }, previousAttributes: { customer: id }, requestId: ctx.requestId, idempotencyKey: scope?.key, at: now }),
+          ),
+        ],
       },
       { resourceId: id },
     );

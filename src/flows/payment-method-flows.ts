@@ -151,12 +151,19 @@ export async function detachPaymentMethod(services: Services, ctx: RequestContex
     const next: PaymentMethodRow = { ...pm, customer_id: null, version: pm.version + 1 };
     const body = serializePaymentMethod(next);
     const scope = ctx.idempotency;
+    // A detached PaymentMethod cannot stay its former customer's default.
+    const customer = await getCustomer(services.db, ctx.tenant, pm.customer_id, { includeDeleted: true });
+    const clearDefault = customer !== undefined && customer.invoice_default_payment_method === pm.id;
     await commit(
       services,
       ctx,
       {
-        guards: [{ table: 'payment_methods', id: pm.id, version: pm.version }],
+        guards: [
+          { table: 'payment_methods', id: pm.id, version: pm.version },
+          ...(clearDefault ? [{ table: 'customers' as const, id: customer.id, version: customer.version }] : []),
+        ],
         updates: [
+          ...(clearDefault ? [{ table: 'customers' as const, key: { id: customer.id }, set: { invoice_default_payment_method: null, version: customer.version + 1 } }] : []),
           { table: 'payment_methods', key: { id: pm.id }, set: { customer_id: null, version: next.version } },
           ...(scope ? [scope.complete({ status: 200, body })] : []),
         ],

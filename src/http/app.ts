@@ -51,7 +51,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       querystringParser: (text: string) => qs.parse(text, { depth: 5, arrayLimit: 100, parameterLimit: 1000 }) as Record<string, unknown>,
       ignoreTrailingSlash: true,
     },
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false, useDefaults: true, allowUnionTypes: true } },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false, useDefaults: true, allowUnionTypes: true } },
     return503OnClosing: true,
     forceCloseConnections: false,
     // The router refuses a path that is not valid percent-encoded UTF-8, or with an id longer than any
@@ -79,7 +79,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const jsonParser = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    jsonParser(request, body as string, (error, value) => done(error, error ? undefined : booleansAsText(value)));
+    void jsonParser(request, body as string, (error, value) => done(error, error ? undefined : booleansAsText(value)));
   });
 
   app.decorateRequest('principal', undefined);

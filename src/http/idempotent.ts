@@ -60,6 +60,16 @@ export async function runMutation(
       await answerFromRecord(services, reply, { tenant, key, record, method: request.method, path: requestPath, hash });
       return;
     }
+    if (!scope.claimed && error instanceof AppError) {
+      // Refused before claiming the key, possibly because a request with the same key changed the object
+      // meanwhile (a retry arriving while a capture is at the channel sees `capturing`). That request's
+      // answer, or a 409 while it runs, is this key's answer; its side effect is not this one's error.
+      const record = await readIdempotencyRecord(services.db, tenant, key);
+      if (record) {
+        await answerFromRecord(services, reply, { tenant, key, record, method: request.method, path: requestPath, hash });
+        return;
+      }
+    }
     if (scope.claimed && !scope.completed) {
       // Execution began: Stripe stores the outcome whatever it is, errors included.
       const appError = toAppError(error) ?? new AppError('api_error', { message: 'An unexpected error occurred.' });

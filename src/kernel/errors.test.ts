@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { AppError, errorCatalogue, type ErrorCode } from './errors.ts';
+import { AppError, errorCatalogue } from './errors.ts';
 
 const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
 const documented = new Map(
@@ -26,7 +26,7 @@ describe('the error catalogue', () => {
   });
 
   it('renders Stripe-shaped public errors with param and decline code', () => {
-    const error = new AppError('card_declined' as ErrorCode, { param: 'payment_method', declineCode: 'insufficient_funds', message: 'Your card has insufficient funds.' });
+    const error = new AppError('card_declined', { param: 'payment_method', declineCode: 'insufficient_funds', message: 'Your card has insufficient funds.' });
     expect(error.status).toBe(402);
     expect(error.toPublic('req_1')).toEqual({
       error: { type: 'card_error', code: 'card_declined', message: 'Your card has insufficient funds.', param: 'payment_method', decline_code: 'insufficient_funds', request_log_url: null, request_id: 'req_1' },

@@ -217,6 +217,7 @@ export function serializeBalance(tenant: Tenant, entries: readonly BalanceEntry[
     object: 'balance',
     available: list.map((e) => ({ amount: toJsonAmount(e.available), currency: e.currency, source_types: { card: toJsonAmount(e.available) } })),
     pending: list.map((e) => ({ amount: toJsonAmount(e.pending), currency: e.currency, source_types: { card: toJsonAmount(e.pending) } })),
+    connect_reserved: list.map((e) => ({ amount: 0, currency: e.currency })),
     livemode: tenant.livemode,
   };
 }

@@ -73,6 +73,24 @@ export async function getPaymentMethod(db: Db, tenant: Tenant, id: string): Prom
     .executeTakeFirst();
 }
 
+/** The mode an id exists in for this merchant (to tell a wrong-mode key from a missing object). */
+export async function findPaymentMethodMode(db: Db, merchantId: string, id: string): Promise<boolean | undefined> {
+  const row = await db.selectFrom('payment_methods').select('livemode').where('id', '=', id).where('merchant_id', '=', merchantId).executeTakeFirst();
+  return row?.livemode;
+}
+
+/** Every PaymentMethod attached to a customer (to detach them when the customer is deleted). */
+export async function allCustomerPaymentMethods(db: Db, tenant: Tenant, customerId: string): Promise<PaymentMethodRow[]> {
+  return await db
+    .selectFrom('payment_methods')
+    .selectAll()
+    .where('merchant_id', '=', tenant.merchantId)
+    .where('livemode', '=', tenant.livemode)
+    .where('customer_id', '=', customerId)
+    .orderBy('created_at')
+    .execute();
+}
+
 export async function listCustomerPaymentMethods(
   db: Db,
   tenant: Tenant,

@@ -131,6 +131,11 @@ export async function findPaymentIntentMode(db: Db, merchantId: string, id: stri
   return row?.livemode;
 }
 
+export async function findRefundMode(db: Db, merchantId: string, id: string): Promise<boolean | undefined> {
+  const row = await db.selectFrom('refunds').select('livemode').where('id', '=', id).where('merchant_id', '=', merchantId).executeTakeFirst();
+  return row?.livemode;
+}
+
 export async function getPaymentIntentById(db: Db, id: string): Promise<PaymentIntentRow | undefined> {
   return await db.selectFrom('payment_intents').selectAll().where('id', '=', id).executeTakeFirst();
 }

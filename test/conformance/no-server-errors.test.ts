@@ -199,6 +199,7 @@ function formEncode(value: unknown, prefix = ''): string[] {
     if (entries.length === 0) return [`${prefix}=`];
     return entries.flatMap(([k, v]) => formEncode(v, prefix ? `${prefix}[${encodeText(k)}]` : encodeText(k)));
   }
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- only primitives reach this line
   return [`${prefix}=${encodeText(String(value))}`];
 }
 

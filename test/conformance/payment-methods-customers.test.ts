@@ -93,7 +93,7 @@ describe('creating PaymentMethods', () => {
     expect(type.param).toBe('type');
     const missing = await sdkFailure(shop.stripe.paymentMethods.create({ type: 'card' }), StripeInvalidRequestError);
     expect(missing.param).toBe('card');
-    const number = await sdkFailure(shop.stripe.paymentMethods.create({ type: 'card', card: { exp_month: 1, exp_year: nextYear } as Stripe.PaymentMethodCreateParams.Card }), StripeInvalidRequestError);
+    const number = await sdkFailure(shop.stripe.paymentMethods.create({ type: 'card', card: { exp_month: 1, exp_year: nextYear } }), StripeInvalidRequestError);
     expect(number.code).toBe('parameter_missing');
     expect(number.param).toBe('card[number]');
   });

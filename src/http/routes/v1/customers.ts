@@ -2,10 +2,10 @@
 import type { FastifyInstance } from 'fastify';
 import { AppError, parseMetadata } from '../../../kernel/index.ts';
 import { createCustomer, deleteCustomer, updateCustomer, type CustomerFields, type Services } from '../../../flows/index.ts';
-import { getCustomer, listCustomers, serializeCustomer } from '../../../customers/index.ts';
+import { findCustomerMode, getCustomer, listCustomers, serializeCustomer } from '../../../customers/index.ts';
 import { runMutation } from '../../idempotent.ts';
 import { expandSchema, idParam, listQuerySchema, listResponse, metadataSchema, nullable, parseListParams, type ListQuery } from '../../params.ts';
-import { tenantOf } from './payment-intents.ts';
+import { missingObject, tenantOf } from './payment-intents.ts';
 
 const tags = ['Customers'];
 
@@ -65,8 +65,9 @@ export async function customerRoutes(app: FastifyInstance, options: { services: 
   });
 
   app.get<{ Params: { id: string } }>('/customers/:id', { schema: { tags, summary: 'Retrieve a Customer', params: idParam } }, async (request) => {
-    const row = await getCustomer(services.db, tenantOf(request.principal), request.params.id, { includeDeleted: true });
-    if (!row) throw new AppError('resource_missing', { param: 'id', message: `No such customer: '${request.params.id}'` });
+    const tenant = tenantOf(request.principal);
+    const row = await getCustomer(services.db, tenant, request.params.id, { includeDeleted: true });
+    if (!row) throw missingObject({ kind: 'customer', param: 'id', id: request.params.id, tenant, otherMode: await findCustomerMode(services.db, tenant.merchantId, request.params.id) });
     return serializeCustomer(row);
   });
 

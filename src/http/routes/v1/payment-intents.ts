@@ -230,12 +230,17 @@ export function tenantOf(principal: { merchantId: string; livemode: boolean } | 
 }
 
 async function missingIntent(services: Services, tenant: { merchantId: string; livemode: boolean }, id: string): Promise<AppError> {
-  const otherMode = await findPaymentIntentMode(services.db, tenant.merchantId, id);
+  return missingObject({ kind: 'payment_intent', param: 'intent', id, tenant, otherMode: await findPaymentIntentMode(services.db, tenant.merchantId, id) });
+}
+
+/** 404 for an object this key cannot see, saying so when it exists in the other mode (as Stripe does). */
+export function missingObject(input: { kind: string; param: string; id: string; tenant: { livemode: boolean }; otherMode: boolean | undefined }): AppError {
+  const { kind, param, id, tenant, otherMode } = input;
   if (otherMode !== undefined && otherMode !== tenant.livemode) {
     return new AppError('resource_missing', {
-      param: 'intent',
-      message: `No such payment_intent: '${id}'; a similar object exists in ${otherMode ? 'live' : 'test'} mode, but a ${tenant.livemode ? 'live' : 'test'} mode key was used to make this request.`,
+      param,
+      message: `No such ${kind}: '${id}'; a similar object exists in ${otherMode ? 'live' : 'test'} mode, but a ${tenant.livemode ? 'live' : 'test'} mode key was used to make this request.`,
     });
   }
-  return new AppError('resource_missing', { param: 'intent', message: `No such payment_intent: '${id}'` });
+  return new AppError('resource_missing', { param, message: `No such ${kind}: '${id}'` });
 }

@@ -2,11 +2,11 @@
 import type { FastifyInstance } from 'fastify';
 import { AppError, parseMetadata } from '../../../kernel/index.ts';
 import { attachPaymentMethod, createPaymentMethod, detachPaymentMethod, type Services } from '../../../flows/index.ts';
-import { getPaymentMethod, listCustomerPaymentMethods, serializePaymentMethod } from '../../../payment-methods/index.ts';
+import { findPaymentMethodMode, getPaymentMethod, listCustomerPaymentMethods, serializePaymentMethod } from '../../../payment-methods/index.ts';
 import { getCustomer } from '../../../customers/index.ts';
 import { runMutation } from '../../idempotent.ts';
 import { expandSchema, idParam, listQuerySchema, listResponse, metadataSchema, parseListParams, type ListQuery } from '../../params.ts';
-import { tenantOf } from './payment-intents.ts';
+import { missingObject, tenantOf } from './payment-intents.ts';
 
 const tags = ['PaymentMethods'];
 
@@ -69,8 +69,9 @@ export async function paymentMethodRoutes(app: FastifyInstance, options: { servi
   );
 
   app.get<{ Params: { id: string } }>('/payment_methods/:id', { schema: { tags, summary: 'Retrieve a PaymentMethod', params: idParam } }, async (request) => {
-    const row = await getPaymentMethod(services.db, tenantOf(request.principal), request.params.id);
-    if (!row) throw new AppError('resource_missing', { param: 'payment_method', message: `No such PaymentMethod: '${request.params.id}'` });
+    const tenant = tenantOf(request.principal);
+    const row = await getPaymentMethod(services.db, tenant, request.params.id);
+    if (!row) throw missingObject({ kind: 'PaymentMethod', param: 'payment_method', id: request.params.id, tenant, otherMode: await findPaymentMethodMode(services.db, tenant.merchantId, request.params.id) });
     return serializePaymentMethod(row);
   });
 

@@ -2,10 +2,10 @@
 import type { FastifyInstance } from 'fastify';
 import { AppError, parseMetadata } from '../../../kernel/index.ts';
 import { createRefund, type Services } from '../../../flows/index.ts';
-import { getRefund, listRefunds, serializeRefund } from '../../../payments/index.ts';
+import { findRefundMode, getRefund, listRefunds, serializeRefund } from '../../../payments/index.ts';
 import { runMutation } from '../../idempotent.ts';
 import { expandSchema, idParam, listQuerySchema, listResponse, metadataSchema, parseAmount, parseListParams, type ListQuery } from '../../params.ts';
-import { tenantOf } from './payment-intents.ts';
+import { missingObject, tenantOf } from './payment-intents.ts';
 
 const tags = ['Refunds'];
 
@@ -49,8 +49,9 @@ export async function refundRoutes(app: FastifyInstance, options: { services: Se
   });
 
   app.get<{ Params: { id: string } }>('/refunds/:id', { schema: { tags, summary: 'Retrieve a Refund', params: idParam } }, async (request) => {
-    const row = await getRefund(services.db, tenantOf(request.principal), request.params.id);
-    if (!row) throw new AppError('resource_missing', { param: 'id', message: `No such refund: '${request.params.id}'` });
+    const tenant = tenantOf(request.principal);
+    const row = await getRefund(services.db, tenant, request.params.id);
+    if (!row) throw missingObject({ kind: 'refund', param: 'id', id: request.params.id, tenant, otherMode: await findRefundMode(services.db, tenant.merchantId, request.params.id) });
     return serializeRefund(row);
   });
 
