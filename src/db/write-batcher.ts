@@ -207,8 +207,8 @@ export class WriteBatcher {
           } else taken.add(guard.id);
         }
       }
-      // A unit that lost one guard releases the others it took in this batch.
-      // (Simple and safe: the rows stay locked until commit, nobody else applied to them.)
+      // A unit that lost one guard keeps the others it took in `taken`: another unit of this batch guarding
+      // the same row then loses too and simply retries — a spurious conflict, never a wrong write.
 
       // 2. Claims (idempotency keys): first unit in the batch wins, then the database decides.
       const claimsByTable = new Map<string, { unit: number; claim: Claim; key: string }[]>();

@@ -21,7 +21,8 @@ import {
 import { getPaymentMethod } from '../payment-methods/index.ts';
 import { buildOutcomeApplication, type FlowResponse } from './apply-attempt-outcome.ts';
 import { unexpectedState } from './confirm-payment-intent.ts';
-import { commit, mergeWriteSets, retryOnConflict, type RequestContext, type Services } from './services.ts';
+import { commit, mergeWriteSets, retryOnConflict, systemContext, type RequestContext, type Services } from './services.ts';
+import { getPaymentIntentById } from '../payments/index.ts';
 
 export type CancellationReason = 'duplicate' | 'fraudulent' | 'requested_by_customer' | 'abandoned' | 'expired' | 'automatic';
 
@@ -174,4 +175,48 @@ async function finishCancel(
     services.metrics.paymentOutcome({ status: 'canceled', method: 'card', channel: attempt?.channel ?? 'none' });
     return response;
   });
+}
+
+/**
+ * An attempt left `canceling` (its process died, or the channel did not answer): ask the channel to
+ * cancel again — voids and closes are idempotent per order there — and book what it says.
+ */
+export async function recoverStuckCancel(services: Services, attemptId: string): Promise<'canceled' | 'restored' | 'still_unknown' | 'not_applicable'> {
+  const attempt = await getAttempt(services.db, attemptId);
+  if (!attempt || attempt.status !== 'canceling') return 'not_applicable';
+  const intent = await getPaymentIntentById(services.db, attempt.payment_intent_id);
+  if (!intent) return 'not_applicable';
+  const ctx = systemContext({ merchantId: attempt.merchant_id, livemode: attempt.livemode });
+  const channel = services.channels.get(attempt.channel);
+  let result;
+  try {
+    result = channel
+      ? await channel.cancel({ orderNo: attempt.channel_order_no, reference: attempt.channel_reference ?? undefined, amount: attempt.amount, currency: attempt.currency })
+      : { status: 'processing' as const, reason: 'channel_unavailable' };
+  } catch {
+    result = { status: 'processing' as const, reason: 'channel_error' };
+  }
+  if (result.status === 'processing') return 'still_unknown';
+  if (result.status === 'succeeded') {
+    await finishCancel(services, ctx, { intent, attempt, reason: undefined });
+    return 'canceled';
+  }
+  // The channel refused: the attempt is what it was — an authorization if a hold exists, else unknown
+  // (the active query then finds out).
+  await retryOnConflict(async () => {
+    const fresh = await getAttempt(services.db, attemptId);
+    if (!fresh || fresh.status !== 'canceling') return;
+    const restored = fresh.auth_transfer_id !== null ? 'authorized' : 'processing';
+    const now = services.now();
+    await commit(
+      services,
+      ctx,
+      {
+        guards: [{ table: 'payment_attempts', id: fresh.id, version: fresh.version }],
+        updates: [attemptUpdate(nextVersion(fresh, { status: restored, next_sync_at: restored === 'processing' ? now : null }, now))],
+      },
+      { resourceId: intent.id },
+    );
+  });
+  return 'restored';
 }

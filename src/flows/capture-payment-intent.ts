@@ -1,9 +1,13 @@
 /**
- * Capturing an authorization, fully or partly. The attempt is first marked `capturing` under the
- * intent's version guard, so of two concurrent captures exactly one reaches the channel; the capture
- * posts the pending ledger transfer (releasing any remainder) and books the fee.
+ * Capturing an authorization, fully or partly. The attempt is first marked `capturing` with the
+ * amount asked for, under the intent's version guard, so of two concurrent captures exactly one
+ * reaches the channel; the channel's answer then posts the pending ledger transfer (releasing any
+ * remainder) and books the fee. An attempt left `capturing` by a crash is finished by
+ * `recoverStuckCapture`, which asks the channel again with the same request (captures are idempotent
+ * per order at the channel).
  */
 import { AppError, applyMetadata, feeForRate, type MetadataPatch } from '../kernel/index.ts';
+import type { OperationOutcome } from '../channels/channel.ts';
 import { eventRow } from '../events/index.ts';
 import {
   feeIncomeAccount,
@@ -18,13 +22,15 @@ import {
   attemptUpdate,
   getAttempt,
   getPaymentIntent,
+  getPaymentIntentById,
   intentUpdate,
   nextVersion,
   serializePaymentIntent,
+  type AttemptRow,
 } from '../payments/index.ts';
 import { chargeObject, type FlowResponse } from './apply-attempt-outcome.ts';
 import { unexpectedState } from './confirm-payment-intent.ts';
-import { commit, mergeWriteSets, retryOnConflict, type RequestContext, type Services } from './services.ts';
+import { commit, mergeWriteSets, retryOnConflict, systemContext, VersionConflict, type RequestContext, type Services } from './services.ts';
 
 export interface CaptureInput {
   readonly amountToCapture: bigint | undefined;
@@ -32,7 +38,7 @@ export interface CaptureInput {
 }
 
 export async function capturePaymentIntent(services: Services, ctx: RequestContext, id: string, input: CaptureInput): Promise<FlowResponse> {
-  // Phase 1: reserve the capture.
+  // Phase 1: reserve the capture (the amount is recorded on the attempt while it is `capturing`).
   const reserved = await retryOnConflict(async () => {
     const intent = await getPaymentIntent(services.db, ctx.tenant, id);
     if (!intent) throw new AppError('resource_missing', { param: 'intent', message: `No such payment_intent: '${id}'` });
@@ -53,7 +59,7 @@ export async function capturePaymentIntent(services: Services, ctx: RequestConte
     }
     const now = services.now();
     const nextIntent = nextVersion(intent, { metadata: applyMetadata(intent.metadata, input.metadata) }, now);
-    const nextAttempt = nextVersion(attempt, { status: 'capturing' }, now);
+    const nextAttempt = nextVersion(attempt, { status: 'capturing', amount_captured: amount }, now);
     await commit(
       services,
       ctx,
@@ -66,49 +72,74 @@ export async function capturePaymentIntent(services: Services, ctx: RequestConte
       },
       { resourceId: intent.id },
     );
-    return { intent: nextIntent, attempt: nextAttempt, amount, channel };
+    return nextAttempt;
   });
 
-  // Phase 2: the channel.
-  const { channel, amount } = reserved;
-  let outcome;
+  // Phase 2 and 3.
+  const outcome = await captureAtChannel(services, reserved);
+  return await bookCapture(services, ctx, { attemptId: reserved.id, outcome });
+}
+
+async function captureAtChannel(services: Services, attempt: AttemptRow): Promise<OperationOutcome> {
+  const channel = services.channels.get(attempt.channel);
+  if (!channel) return { status: 'processing', reason: 'channel_unavailable' };
   try {
-    outcome = await channel.capture({
-      orderNo: reserved.attempt.channel_order_no,
-      reference: reserved.attempt.channel_reference ?? undefined,
-      amount: reserved.attempt.amount,
-      currency: reserved.attempt.currency,
-      amountToCapture: amount,
+    return await channel.capture({
+      orderNo: attempt.channel_order_no,
+      reference: attempt.channel_reference ?? undefined,
+      amount: attempt.amount,
+      currency: attempt.currency,
+      amountToCapture: attempt.amount_captured,
     });
   } catch (error) {
-    services.logger.warn({ attempt: reserved.attempt.id, err: error }, 'channel capture failed without an answer');
-    outcome = { status: 'processing' as const, reason: 'channel_error' };
+    services.logger.warn({ attempt: attempt.id, err: error }, 'channel capture failed without an answer');
+    return { status: 'processing', reason: 'channel_error' };
   }
+}
 
-  // Phase 3: book it, or put the authorization back as it was.
-  const pending = reserved.attempt.auth_transfer_id === null ? undefined : await getPendingTransfer(services.db, reserved.attempt.auth_transfer_id);
-  if (!pending) throw new Error(`attempt ${reserved.attempt.id} has no pending authorization transfer`);
-  let intent = reserved.intent;
-  let attempt = reserved.attempt;
+/**
+ * Phase 3: books the channel's answer about a `capturing` attempt. Success posts the hold for the
+ * amount recorded in phase 1 and books the fee; a refusal puts the authorization back; no answer
+ * leaves the attempt `capturing` for recovery.
+ */
+async function bookCapture(services: Services, ctx: RequestContext, input: { attemptId: string; outcome: OperationOutcome }): Promise<FlowResponse> {
+  const { outcome } = input;
   return await retryOnConflict(async () => {
+    const attempt = await getAttempt(services.db, input.attemptId);
+    const intent = attempt ? await getPaymentIntentById(services.db, attempt.payment_intent_id) : undefined;
+    if (!attempt || !intent) throw new Error(`capture of attempt ${input.attemptId} lost its rows`);
+    // Re-checked on every try: only a capture still in flight may be booked, and only once.
+    if (attempt.status !== 'capturing') throw unexpectedState(intent, 'captured (another request finished this capture)');
     const now = services.now();
     const scope = ctx.idempotency;
+    const guards = [
+      { table: 'payment_attempts' as const, id: attempt.id, version: attempt.version },
+      { table: 'payment_intents' as const, id: intent.id, version: intent.version },
+    ];
     if (outcome.status !== 'succeeded') {
-      const nextAttempt = nextVersion(attempt, { status: 'authorized' }, now);
-      const error = outcome.status === 'failed'
-        ? new AppError('processing_error', { message: `The channel refused the capture: ${outcome.message}` })
-        : new AppError('service_unavailable', { message: 'The channel did not confirm the capture; retry the request.' });
-      const response: FlowResponse = { status: error.status, body: error.toPublic(ctx.requestId) };
-      await commitOrReload(
-        mergeWriteSets(
-          { guards: [{ table: 'payment_attempts', id: attempt.id, version: attempt.version }], updates: [attemptUpdate(nextAttempt)] },
-          scope && outcome.status === 'failed' ? { updates: [scope.complete(response)] } : {},
-        ),
-      );
-      if (scope && outcome.status === 'failed') scope.completed = true;
+      const error =
+        outcome.status === 'failed'
+          ? new AppError('processing_error', { message: `The channel refused the capture: ${outcome.message}` })
+          : new AppError('service_unavailable', { message: 'The channel did not confirm the capture yet; Fenpay will find out and finish it. Retrieve the PaymentIntent later.' });
+      if (outcome.status === 'failed') {
+        const response: FlowResponse = { status: error.status, body: error.toPublic(ctx.requestId) };
+        await commit(
+          services,
+          ctx,
+          mergeWriteSets(
+            { guards: [guards[0]!], updates: [attemptUpdate(nextVersion(attempt, { status: 'authorized', amount_captured: 0n }, now))] },
+            scope ? { updates: [scope.complete(response)] } : {},
+          ),
+          { resourceId: intent.id },
+        );
+        if (scope) scope.completed = true;
+      }
       throw error;
     }
-    const tenant = ctx.tenant;
+    const pending = attempt.auth_transfer_id === null ? undefined : await getPendingTransfer(services.db, attempt.auth_transfer_id);
+    if (!pending) throw new Error(`attempt ${attempt.id} has no pending authorization transfer`);
+    const tenant = { merchantId: intent.merchant_id, livemode: intent.livemode };
+    const amount = attempt.amount_captured;
     const journalId = newJournalId();
     const base = { merchantId: tenant.merchantId, livemode: tenant.livemode, sourceId: attempt.id, at: now, journalId };
     const transfers: TransferSpec[] = [{ ...base, id: newTransferId(), code: 'capture', phase: 'post', pending, amount }];
@@ -117,37 +148,47 @@ export async function capturePaymentIntent(services: Services, ctx: RequestConte
       transfers.push({ ...base, id: newTransferId(), code: 'fee', phase: 'single', debit: merchantBalanceAccount(tenant, attempt.currency), credit: feeIncomeAccount(tenant.livemode, attempt.currency), amount: fee, currency: attempt.currency });
     }
     const ledger = ledgerWrites(transfers);
-    const nextAttempt = nextVersion(attempt, { status: 'succeeded', amount_captured: amount }, now);
+    const nextAttempt = nextVersion(attempt, { status: 'succeeded' }, now);
     const nextIntent = nextVersion(intent, { status: 'succeeded', amount_received: amount, amount_capturable: 0n }, now);
     const body = serializePaymentIntent(nextIntent);
     const response: FlowResponse = { status: 200, body };
-    await commitOrReload({
-      guards: [
-        { table: 'payment_attempts', id: attempt.id, version: attempt.version },
-        { table: 'payment_intents', id: intent.id, version: intent.version },
-      ],
-      insertsIfAbsent: ledger.insertsIfAbsent,
-      inserts: [
-        ...ledger.inserts,
-        eventRow({ tenant, type: 'payment_intent.succeeded', object: body as { id: string }, requestId: ctx.requestId, idempotencyKey: scope?.key, at: now }),
-        eventRow({ tenant, type: 'charge.captured', object: chargeObject(nextAttempt, nextIntent), requestId: ctx.requestId, idempotencyKey: scope?.key, at: now }),
-      ],
-      updates: [attemptUpdate(nextAttempt), intentUpdate(nextIntent), ...(scope ? [scope.complete(response)] : [])],
-      balanceDeltas: ledger.balanceDeltas,
-    });
+    await commit(
+      services,
+      ctx,
+      {
+        guards,
+        insertsIfAbsent: ledger.insertsIfAbsent,
+        inserts: [
+          ...ledger.inserts,
+          eventRow({ tenant, type: 'payment_intent.succeeded', object: body as { id: string }, requestId: ctx.requestId, idempotencyKey: scope?.key, at: now }),
+          eventRow({ tenant, type: 'charge.captured', object: chargeObject(nextAttempt, nextIntent), requestId: ctx.requestId, idempotencyKey: scope?.key, at: now }),
+        ],
+        updates: [attemptUpdate(nextAttempt), intentUpdate(nextIntent), ...(scope ? [scope.complete(response)] : [])],
+        balanceDeltas: ledger.balanceDeltas,
+      },
+      { resourceId: intent.id },
+    );
     if (scope) scope.completed = true;
     services.metrics.paymentOutcome({ status: 'succeeded', method: 'card', channel: attempt.channel });
     return response;
   });
+}
 
-  async function commitOrReload(writeSet: Parameters<typeof commit>[2]): Promise<void> {
-    try {
-      await commit(services, ctx, writeSet, { resourceId: id });
-    } catch (error) {
-      const [freshIntent, freshAttempt] = await Promise.all([getPaymentIntent(services.db, ctx.tenant, id), getAttempt(services.db, attempt.id)]);
-      if (freshIntent) intent = freshIntent;
-      if (freshAttempt) attempt = freshAttempt;
-      throw error;
-    }
+/**
+ * An attempt left `capturing` (its process died, or the channel did not answer): ask the channel again
+ * with the same capture, which it treats idempotently, and book what it says.
+ */
+export async function recoverStuckCapture(services: Services, attemptId: string): Promise<'booked' | 'reverted' | 'still_unknown' | 'not_applicable'> {
+  const attempt = await getAttempt(services.db, attemptId);
+  if (!attempt || attempt.status !== 'capturing') return 'not_applicable';
+  const outcome = await captureAtChannel(services, attempt);
+  const ctx = systemContext({ merchantId: attempt.merchant_id, livemode: attempt.livemode });
+  try {
+    await bookCapture(services, ctx, { attemptId, outcome });
+    return 'booked';
+  } catch (error) {
+    if (error instanceof VersionConflict) throw error;
+    if (error instanceof AppError) return outcome.status === 'failed' ? 'reverted' : outcome.status === 'processing' ? 'still_unknown' : 'not_applicable';
+    throw error;
   }
 }

@@ -25,6 +25,7 @@ import {
   type RefundRow,
 } from '../payments/index.ts';
 import { chargeObject, type FlowResponse } from './apply-attempt-outcome.ts';
+import { findOpenPendingTransfer } from '../ledger/index.ts';
 import { commit, mergeWriteSets, retryOnConflict, type RequestContext, type Services } from './services.ts';
 
 export interface CreateRefundInput {
@@ -219,4 +220,29 @@ export async function settleRefund(
     if (scope) scope.completed = true;
     return { status: 200, body };
   });
+}
+
+/**
+ * A refund still `pending` (the channel did not answer, or the process died before booking it):
+ * send the same refund again — channels treat a repeated refund number as the same refund — and book
+ * the answer. Its hold stays on the merchant balance until then.
+ */
+export async function recoverPendingRefund(services: Services, refundId: string): Promise<'settled' | 'still_unknown' | 'not_applicable'> {
+  const refund = await services.db.selectFrom('refunds').selectAll().where('id', '=', refundId).executeTakeFirst();
+  if (!refund || refund.status !== 'pending') return 'not_applicable';
+  const attempt = await getAttempt(services.db, refund.attempt_id);
+  const hold = await findOpenPendingTransfer(services.db, { sourceId: refund.id, code: 'refund' });
+  if (!attempt || !hold) return 'not_applicable';
+  const channel = services.channels.get(attempt.channel);
+  let outcome: { status: 'succeeded' | 'processing' | 'failed'; message?: string };
+  try {
+    outcome = channel
+      ? await channel.refund({ orderNo: attempt.channel_order_no, reference: attempt.channel_reference ?? undefined, amount: attempt.amount, currency: attempt.currency, refundNo: refund.id.slice(3), refundAmount: refund.amount })
+      : { status: 'processing' };
+  } catch {
+    outcome = { status: 'processing' };
+  }
+  if (outcome.status === 'processing') return 'still_unknown';
+  await settleRefund(services, { tenant: { merchantId: refund.merchant_id, livemode: refund.livemode }, requestId: undefined, idempotency: undefined, handlesCardData: false }, { refund, hold, outcome });
+  return 'settled';
 }

@@ -585,11 +585,10 @@ describe('expiry', () => {
 
 describe('the state machine over everything above', () => {
   /**
-   * Listed as legal in intentTransitions, but no API path produces them: a failed confirmation goes
-   * through processing; cancel and expiry refuse processing intents; the sandbox never answers
-   * "pending" for an order that asked for a challenge.
+   * Legal in intentTransitions for real channels, but the sandbox never answers "pending" for an order
+   * that asked for a challenge, so no test here can produce it.
    */
-  const notProducible = ['requires_confirmation→requires_payment_method', 'processing→canceled', 'requires_action→processing'];
+  const notProducible = ['requires_action→processing'];
 
   it('only ever made transitions intentTransitions allows, and made every one the API can produce', () => {
     const made = new Set(transitions.map((t) => `${t.from}→${t.to}`));

@@ -6,11 +6,21 @@
  */
 import { run, makeWorkerUtils, Logger as WorkerLogger, type Runner, type WorkerUtils, type TaskList } from 'graphile-worker';
 import type { Logger } from 'pino';
-import { attemptsDueForSync } from '../payments/index.ts';
-import { expireAuthorizations, expirePaymentIntents, syncAttempt, type Services } from '../flows/index.ts';
+import { attemptsDueForSync, attemptsStuckInFlight, refundsPending } from '../payments/index.ts';
+import {
+  expireAuthorizations,
+  expirePaymentIntents,
+  recoverPendingRefund,
+  recoverStuckCancel,
+  recoverStuckCapture,
+  syncAttempt,
+  type Services,
+} from '../flows/index.ts';
 import { pruneIdempotencyKeys } from '../idempotency/index.ts';
 
 const sweepIntervalSeconds = 5;
+/** A capture, cancel or refund not booked this long after it was sent is asked about again. */
+const inFlightRecoveryAfterSeconds = 60;
 
 /** graphile-worker's log lines go through pino like everything else (JSON, redacted, leveled). */
 export function workerLogger(logger: Logger): WorkerLogger {
@@ -35,12 +45,28 @@ export function createTasks(services: Services): TaskList {
       for (const attempt of await attemptsDueForSync(services.db, { now, limit: 500 })) {
         await helpers.addJob('sync_attempt', { attemptId: attempt.id }, { jobKey: `sync:${attempt.id}`, maxAttempts: 3 });
       }
+      const stuckBefore = new Date(now.getTime() - inFlightRecoveryAfterSeconds * 1000);
+      for (const attempt of await attemptsStuckInFlight(services.db, { updatedBefore: stuckBefore, limit: 100 })) {
+        await bestEffort(services, { attempt: attempt.id }, () => (attempt.status === 'capturing' ? recoverStuckCapture(services, attempt.id) : recoverStuckCancel(services, attempt.id)));
+      }
+      for (const refund of await refundsPending(services.db, { createdBefore: stuckBefore, limit: 100 })) {
+        await bestEffort(services, { refund: refund.id }, () => recoverPendingRefund(services, refund.id));
+      }
       await expirePaymentIntents(services, { limit: 200 });
       await expireAuthorizations(services, { limit: 200 });
       await pruneIdempotencyKeys(services.db, { ttlHours: services.config.idempotencyTtlHours, now });
       await helpers.addJob('sweep', {}, { jobKey: 'sweep', jobKeyMode: 'replace', runAt: new Date(Date.now() + sweepIntervalSeconds * 1000) });
     },
   };
+}
+
+/** One stuck object must not stop the sweep of the others; it is logged and tried next time. */
+async function bestEffort(services: Services, fields: Record<string, string>, work: () => Promise<unknown>): Promise<void> {
+  try {
+    await work();
+  } catch (err) {
+    services.logger.warn({ ...fields, err }, 'recovery attempt failed; will retry on the next sweep');
+  }
 }
 
 export interface JobQueue {

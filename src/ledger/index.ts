@@ -186,6 +186,19 @@ export async function getPendingTransfer(db: Db, id: string): Promise<PendingTra
   };
 }
 
+/** The still-open pending transfer booked for a source (a refund's hold), if any. */
+export async function findOpenPendingTransfer(db: Db, input: { sourceId: string; code: TransferCode }): Promise<PendingTransfer | undefined> {
+  const row = await db
+    .selectFrom('ledger_transfers as t')
+    .select('t.id')
+    .where('t.source_id', '=', input.sourceId)
+    .where('t.code', '=', input.code)
+    .where('t.phase', '=', 'pending')
+    .where((eb) => eb.not(eb.exists(eb.selectFrom('ledger_transfers as r').select('r.id').whereRef('r.pending_id', '=', 't.id'))))
+    .executeTakeFirst();
+  return row ? await getPendingTransfer(db, row.id) : undefined;
+}
+
 export interface BalanceEntry {
   readonly currency: string;
   readonly available: bigint;

@@ -34,8 +34,10 @@ export const cancellationReasons = ['duplicate', 'fraudulent', 'requested_by_cus
 /** The legal transitions of a PaymentIntent, checked by tests against every operation. */
 export const intentTransitions: Readonly<Record<IntentStatus, readonly IntentStatus[]>> = {
   requires_payment_method: ['requires_confirmation', 'processing', 'canceled'],
-  requires_confirmation: ['requires_payment_method', 'processing', 'canceled'],
-  processing: ['requires_action', 'requires_capture', 'succeeded', 'requires_payment_method', 'canceled'],
+  requires_confirmation: ['processing', 'canceled'],
+  // Unknown outcomes are never canceled locally: only the channel's answer (success or failure) ends processing.
+  processing: ['requires_action', 'requires_capture', 'succeeded', 'requires_payment_method'],
+  // A channel may report a payer who finished a challenge as still pending (processing) before the final answer.
   requires_action: ['processing', 'requires_capture', 'succeeded', 'requires_payment_method', 'canceled'],
   requires_capture: ['succeeded', 'canceled'],
   succeeded: [],
@@ -197,6 +199,30 @@ export async function attemptsDueForSync(db: Db, options: { now: Date; limit: nu
     .where('status', 'in', ['processing', 'requires_action'])
     .where('next_sync_at', '<=', options.now)
     .orderBy('next_sync_at')
+    .limit(options.limit)
+    .execute();
+}
+
+/** Attempts with a capture or cancel sent but not booked for a while (a crash, or no answer). */
+export async function attemptsStuckInFlight(db: Db, options: { updatedBefore: Date; limit: number }): Promise<AttemptRow[]> {
+  return await db
+    .selectFrom('payment_attempts')
+    .selectAll()
+    .where('status', 'in', ['capturing', 'canceling'])
+    .where('updated_at', '<', options.updatedBefore)
+    .orderBy('updated_at')
+    .limit(options.limit)
+    .execute();
+}
+
+/** Refunds whose channel answer never came (or whose process died) after `createdBefore`. */
+export async function refundsPending(db: Db, options: { createdBefore: Date; limit: number }): Promise<RefundRow[]> {
+  return await db
+    .selectFrom('refunds')
+    .selectAll()
+    .where('status', '=', 'pending')
+    .where('created_at', '<', options.createdBefore)
+    .orderBy('created_at')
     .limit(options.limit)
     .execute();
 }
