@@ -271,26 +271,30 @@ export class WriteBatcher {
       const deltas = live.flatMap((u) => u.balanceDeltas ?? []);
       if (deltas.length > 0) {
         const bucket = this.#batchSeq++ % ledgerBucketCount;
-        const byAccount = new Map<string, { dp: bigint; dP: bigint; cp: bigint; cP: bigint; nonNegative: boolean; debited: boolean }>();
+        const byAccount = new Map<string, { dp: bigint; dP: bigint; cp: bigint; cP: bigint; nonNegative: boolean }>();
         for (const d of deltas) {
-          const sum = byAccount.get(d.accountId) ?? { dp: 0n, dP: 0n, cp: 0n, cP: 0n, nonNegative: false, debited: false };
+          const sum = byAccount.get(d.accountId) ?? { dp: 0n, dP: 0n, cp: 0n, cP: 0n, nonNegative: false };
           sum.dp += d.debitsPending;
           sum.dP += d.debitsPosted;
           sum.cp += d.creditsPending;
           sum.cP += d.creditsPosted;
           sum.nonNegative ||= d.nonNegative;
-          sum.debited ||= d.debitsPosted > 0n || d.debitsPending > 0n;
           byAccount.set(d.accountId, sum);
         }
+        // Only a batch that lowers a non-negative account's available amount (posted credits − posted
+        // debits − pending debits) can break the rule; a batch that only raises it (payments: charge in,
+        // fee out) cannot, and takes no lock beyond its own bucket row.
+        const lowers = (s: { dp: bigint; dP: bigint; cP: bigint }) => s.cP - s.dP - s.dp < 0n;
         const accountIds = [...byAccount.keys()].sort();
         const column = (pick: (s: { dp: bigint; dP: bigint; cp: bigint; cP: bigint }) => bigint) => accountIds.map((id) => pick(byAccount.get(id)!).toString());
-        // Lock every existing bucket of each non-negative account the batch touches, in one order and before
-        // writing any bucket. Concurrent batches on one merchant then queue here; locking after the upsert
-        // let each hold its own bucket while waiting for the other's, a deadlock that stalled both for
-        // deadlock_timeout and, repeated, failed units. The check below then sees every debit committed first.
-        const nonNegative = accountIds.filter((id) => byAccount.get(id)!.nonNegative);
-        if (nonNegative.length > 0) {
-          await client.query('SELECT 1 FROM ledger_account_buckets WHERE account_id = ANY($1::text[]) ORDER BY account_id, bucket FOR UPDATE', [nonNegative]);
+        // Lock every existing bucket of each account this batch lowers, in one global order and before
+        // writing any bucket, so batches that lower one account queue here and the check below sees every
+        // debit committed before it. (Locking after the upsert let two batches each hold their own bucket
+        // while waiting for the other's: a deadlock.) Batches that only raise an account upsert one bucket
+        // row in sorted order and can wait behind a lowering batch, never in a cycle with it.
+        const guarded = accountIds.filter((id) => byAccount.get(id)!.nonNegative && lowers(byAccount.get(id)!));
+        if (guarded.length > 0) {
+          await client.query('SELECT 1 FROM ledger_account_buckets WHERE account_id = ANY($1::text[]) ORDER BY account_id, bucket FOR UPDATE', [guarded]);
         }
         await client.query(
           `INSERT INTO ledger_account_buckets AS b (account_id, bucket, debits_pending, debits_posted, credits_pending, credits_posted)
@@ -303,7 +307,6 @@ export class WriteBatcher {
              credits_posted = b.credits_posted + excluded.credits_posted`,
           [accountIds, bucket, column((s) => s.dp), column((s) => s.dP), column((s) => s.cp), column((s) => s.cP)],
         );
-        const guarded = accountIds.filter((id) => byAccount.get(id)!.nonNegative && byAccount.get(id)!.debited);
         if (guarded.length > 0) {
           const short = await client.query<{ account_id: string }>(
             `SELECT account_id FROM ledger_account_buckets WHERE account_id = ANY($1::text[])
