@@ -400,8 +400,7 @@ describe('idempotency keys under a burst', () => {
 
 describe('isolation of merchants', () => {
   /**
-   * Tables whose rows belong to no merchant, with the reason. ledger_account_buckets are running totals
-   * of a ledger account (which carries merchant_id); they have none of their own.
+   * Tables whose rows belong to no merchant, with the reason.
    */
   const notTenantOwned: Record<string, string> = {
     merchants: 'the tenants themselves',
@@ -409,11 +408,11 @@ describe('isolation of merchants', () => {
     kysely_migration_lock: 'migration bookkeeping',
     sandbox_card_orders: "the sandbox acquirer's own memory (an external system)",
     sandbox_card_operations: "the sandbox acquirer's own memory (an external system)",
-    ledger_account_buckets: 'running totals of a ledger account, keyed by account_id',
   };
   /** Tables where merchant_id may be NULL, and which rows may have it so. */
   const platformRows: Record<string, string> = {
     ledger_accounts: `code <> 'merchant_balance'`,
+    ledger_account_buckets: `account_id IN (SELECT id FROM ledger_accounts WHERE code <> 'merchant_balance')`,
   };
 
   beforeAll(async () => {

@@ -176,7 +176,8 @@ export interface IdempotencyKeysTable {
   locked_at: Date | null;
   resource_id: string | null;
   response_status: number | null;
-  response_body: Json<unknown>;
+  /** The stored response, as the JSON text that is replayed. */
+  response_body: string | null;
   created_at: Timestamp;
 }
 
@@ -192,6 +193,7 @@ export interface LedgerAccountsTable {
 
 export interface LedgerAccountBucketsTable {
   account_id: string;
+  merchant_id: string | null;
   bucket: number;
   debits_pending: bigint;
   debits_posted: bigint;

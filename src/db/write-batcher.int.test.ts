@@ -117,7 +117,7 @@ async function newAccount(options: { creditsPosted: bigint; bucket?: number }): 
 function debit(accountId: string, amount: bigint, phase: 'posted' | 'pending' = 'posted'): WriteSet {
   return {
     balanceDeltas: [
-      { accountId, debitsPending: phase === 'pending' ? amount : 0n, debitsPosted: phase === 'posted' ? amount : 0n, creditsPending: 0n, creditsPosted: 0n, nonNegative: true },
+      { accountId, merchantId: null, debitsPending: phase === 'pending' ? amount : 0n, debitsPosted: phase === 'posted' ? amount : 0n, creditsPending: 0n, creditsPosted: 0n, nonNegative: true },
     ],
   };
 }
@@ -337,8 +337,8 @@ describe('the non-negative balance check', () => {
     const account = await newAccount({ creditsPosted: 0n });
     const chargeWithFee: WriteSet = {
       balanceDeltas: [
-        { accountId: account, debitsPending: 0n, debitsPosted: 0n, creditsPending: 0n, creditsPosted: 1_000n, nonNegative: true },
-        { accountId: account, debitsPending: 0n, debitsPosted: 29n, creditsPending: 0n, creditsPosted: 0n, nonNegative: true },
+        { accountId: account, merchantId: null, debitsPending: 0n, debitsPosted: 0n, creditsPending: 0n, creditsPosted: 1_000n, nonNegative: true },
+        { accountId: account, merchantId: null, debitsPending: 0n, debitsPosted: 29n, creditsPending: 0n, creditsPosted: 0n, nonNegative: true },
       ],
     };
     expect(await batcher.submit(chargeWithFee)).toEqual({ ok: true });
@@ -386,8 +386,8 @@ describe('one hot merchant account', () => {
         submitted.push(
           (i % 2 === 0 ? one : two).submit({
             balanceDeltas: [
-              { accountId: merchant, debitsPending: 0n, debitsPosted: 29n, creditsPending: 0n, creditsPosted: 1_000n, nonNegative: true },
-              { accountId: fees, debitsPending: 0n, debitsPosted: 0n, creditsPending: 0n, creditsPosted: 29n, nonNegative: false },
+              { accountId: merchant, merchantId: null, debitsPending: 0n, debitsPosted: 29n, creditsPending: 0n, creditsPosted: 1_000n, nonNegative: true },
+              { accountId: fees, merchantId: null, debitsPending: 0n, debitsPosted: 0n, creditsPending: 0n, creditsPosted: 29n, nonNegative: false },
             ],
           }),
         );

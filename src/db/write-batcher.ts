@@ -34,6 +34,8 @@ export interface RowUpdate {
 
 export interface BalanceDelta {
   readonly accountId: string;
+  /** The account's merchant (null for platform accounts), carried onto its bucket rows. */
+  readonly merchantId: string | null;
   readonly debitsPending: bigint;
   readonly debitsPosted: bigint;
   readonly creditsPending: bigint;
@@ -172,16 +174,23 @@ export class WriteBatcher {
     }
   }
 
+  /**
+   * One batch in two round trips to PostgreSQL. Every statement of a round trip goes in one
+   * simple-protocol message, with values as typed, escaped literals: a busy event loop costs one
+   * scheduling delay per round trip, not one per statement.
+   *   round trip 1: BEGIN; lock guarded rows; insert idempotency claims (RETURNING the ones won)
+   *   round trip 2: drop claims of units that lost a guard; inserts; updates; balances; check; COMMIT
+   */
   async #execute(units: WriteSet[]): Promise<WriteResult[]> {
     const types = await this.#loadColumnTypes();
     const client = await this.#pool.connect();
     let broken = false;
+    let open = false;
     try {
-      await client.query('BEGIN');
       const results: WriteResult[] = units.map(() => ({ ok: true }));
       const alive = (i: number) => results[i]!.ok;
 
-      // 1. Guards: lock the rows each unit read, in one global order, and compare versions.
+      // Round trip 1: guards and claims.
       const guardsByTable = new Map<TableName, { unit: number; guard: Guard }[]>();
       units.forEach((unit, i) => {
         for (const guard of unit.guards ?? []) {
@@ -190,34 +199,14 @@ export class WriteBatcher {
           guardsByTable.set(guard.table, list);
         }
       });
-      for (const table of [...guardsByTable.keys()].sort()) {
-        const entries = guardsByTable.get(table)!;
-        const ids = [...new Set(entries.map((e) => e.guard.id))].sort();
-        const locked = await client.query<{ id: string; version: number }>(
-          `SELECT id, version FROM ${ident(table)} WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`,
-          [ids],
-        );
-        const versions = new Map(locked.rows.map((r) => [r.id, r.version]));
-        const taken = new Set<string>();
-        for (const { unit, guard } of entries) {
-          if (!alive(unit)) continue;
-          // Two units of one batch that read the same version: only the first may apply.
-          if (versions.get(guard.id) !== guard.version || taken.has(guard.id)) {
-            results[unit] = { ok: false, reason: 'version_conflict', table, id: guard.id };
-          } else taken.add(guard.id);
-        }
-      }
-      // A unit that lost one guard keeps the others it took in `taken`: another unit of this batch guarding
-      // the same row then loses too and simply retries — a spurious conflict, never a wrong write.
-
-      // 2. Claims (idempotency keys): first unit in the batch wins, then the database decides.
+      const guardTables = [...guardsByTable.keys()].sort();
       const claimsByTable = new Map<string, { unit: number; claim: Claim; key: string }[]>();
       const seenClaims = new Set<string>();
       units.forEach((unit, i) => {
-        if (!alive(i)) return;
         for (const claim of unit.claims ?? []) {
           const key = claim.conflictColumns.map((c) => String(claim.row[c])).join('\u0000');
           const scoped = `${claim.table}\u0000${key}`;
+          // Two units of one batch claiming one key: the first may win, the second has lost.
           if (seenClaims.has(scoped)) {
             results[i] = { ok: false, reason: 'claim_taken' };
             continue;
@@ -229,51 +218,92 @@ export class WriteBatcher {
           claimsByTable.set(groupKey, list);
         }
       });
-      for (const entries of claimsByTable.values()) {
-        const live = entries.filter((e) => alive(e.unit)).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-        if (live.length === 0) continue;
-        const { table, conflictColumns } = live[0]!.claim;
-        const inserted = await bulkInsert(client, types, table, live.map((e) => e.claim.row), { conflictColumns, returning: conflictColumns });
-        const won = new Set(inserted.map((r) => conflictColumns.map((c) => String(r[c])).join('\u0000')));
-        for (const e of live) if (!won.has(e.key)) results[e.unit] = { ok: false, reason: 'claim_taken' };
+      const claimGroups = [...claimsByTable.values()].map((entries) =>
+        entries.filter((e) => alive(e.unit)).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)),
+      ).filter((entries) => entries.length > 0);
+
+      const firstTrip = ['BEGIN'];
+      for (const table of guardTables) {
+        const ids = [...new Set(guardsByTable.get(table)!.map((e) => e.guard.id))].sort();
+        firstTrip.push(`SELECT id, version FROM ${ident(table)} WHERE id IN (${ids.map((id) => client.escapeLiteral(id)).join(', ')}) ORDER BY id FOR UPDATE`);
       }
-      // A unit that won a claim above but lost a guard never gets here: guards ran first.
+      for (const entries of claimGroups) {
+        const { table, conflictColumns } = entries[0]!.claim;
+        firstTrip.push(insertSql(client, types, table, entries.map((e) => e.claim.row), { conflictColumns, returning: conflictColumns }));
+      }
+      let secondTripPrefix: string[] = [];
+      if (firstTrip.length === 1) {
+        secondTripPrefix = ['BEGIN'];
+      } else {
+        const answers = asArray(await client.query(firstTrip.join(';\n')));
+        open = true;
+        guardTables.forEach((table, t) => {
+          const rows = answers[1 + t]!.rows as { id: string; version: number }[];
+          const versions = new Map(rows.map((r) => [r.id, r.version]));
+          const taken = new Set<string>();
+          for (const { unit, guard } of guardsByTable.get(table)!) {
+            if (!alive(unit)) continue;
+            // Two units of one batch that read the same version: only the first may apply. A unit that
+            // lost one guard keeps the others it took, so a later unit guarding that row also loses and
+            // retries — a spurious conflict, never a wrong write.
+            if (versions.get(guard.id) !== guard.version || taken.has(guard.id)) {
+              results[unit] = { ok: false, reason: 'version_conflict', table, id: guard.id };
+            } else taken.add(guard.id);
+          }
+        });
+        claimGroups.forEach((entries, g) => {
+          const { conflictColumns } = entries[0]!.claim;
+          const inserted = answers[1 + guardTables.length + g]!.rows as Row[];
+          const won = new Set(inserted.map((r) => conflictColumns.map((c) => String(r[c])).join('\u0000')));
+          for (const e of entries) {
+            if (!won.has(e.key)) {
+              if (alive(e.unit)) results[e.unit] = { ok: false, reason: 'claim_taken' };
+            } else if (!alive(e.unit)) {
+              // Claimed in this transaction by a unit that lost a guard: give the key back.
+              const where = conflictColumns.map((c) => `${ident(c)} = ${literal(client, types, e.claim.table, c, e.claim.row[c])}`).join(' AND ');
+              secondTripPrefix.push(`DELETE FROM ${ident(e.claim.table)} WHERE ${where}`);
+            }
+          }
+        });
+      }
 
       const live = units.filter((_, i) => alive(i));
+      const secondTrip = [...secondTripPrefix];
 
-      // 3. Rows that may already exist (ledger accounts): insert, ignore conflicts; sorted to keep lock order.
+      // Rows that may already exist (ledger accounts): insert, ignore conflicts; sorted to keep lock order.
       const ifAbsent = groupBy(live.flatMap((u) => u.insertsIfAbsent ?? []), (c) => `${c.table}|${c.conflictColumns.join(',')}`);
       for (const claims of ifAbsent.values()) {
         const { table, conflictColumns } = claims[0]!;
         const unique = new Map<string, Row>();
         for (const c of claims) unique.set(conflictColumns.map((col) => String(c.row[col])).join('\u0000'), c.row);
         const rows = [...unique.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, row]) => row);
-        await bulkInsert(client, types, table, rows, { conflictColumns, returning: [] });
+        secondTrip.push(insertSql(client, types, table, rows, { conflictColumns, returning: [] }));
       }
 
-      // 4. New rows, table by table in foreign-key order.
+      // New rows, table by table in foreign-key order.
       const inserts = live.flatMap((u) => u.inserts ?? []);
       for (const table of tableOrder) {
         const rows = inserts.filter((ins) => ins.table === table).map((ins) => ins.row);
         for (const group of groupBy(rows, (r) => Object.keys(r).sort().join(',')).values()) {
-          await bulkInsert(client, types, table, group, { returning: [] });
+          secondTrip.push(insertSql(client, types, table, group, { returning: [] }));
         }
       }
 
-      // 5. Updates, grouped by table, key columns and set columns.
+      // Updates, grouped by table, key columns and set columns.
       const updates = live.flatMap((u) => u.updates ?? []);
       const updateGroups = groupBy(updates, (u) => `${u.table}|${Object.keys(u.key).sort().join(',')}|${Object.keys(u.set).sort().join(',')}`);
       for (const group of [...updateGroups.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, g]) => g)) {
-        await bulkUpdate(client, types, group);
+        secondTrip.push(updateSql(client, types, group));
       }
 
-      // 6. Balances: one upsert per (account, bucket), sorted, then the non-negative check.
+      // Balances: one upsert per (account, bucket), sorted, then the non-negative check.
       const deltas = live.flatMap((u) => u.balanceDeltas ?? []);
+      let guardedAccounts: string[] = [];
       if (deltas.length > 0) {
         const bucket = this.#batchSeq++ % ledgerBucketCount;
-        const byAccount = new Map<string, { dp: bigint; dP: bigint; cp: bigint; cP: bigint; nonNegative: boolean }>();
+        const byAccount = new Map<string, { dp: bigint; dP: bigint; cp: bigint; cP: bigint; nonNegative: boolean; merchantId: string | null }>();
         for (const d of deltas) {
-          const sum = byAccount.get(d.accountId) ?? { dp: 0n, dP: 0n, cp: 0n, cP: 0n, nonNegative: false };
+          const sum = byAccount.get(d.accountId) ?? { dp: 0n, dP: 0n, cp: 0n, cP: 0n, nonNegative: false, merchantId: d.merchantId };
           sum.dp += d.debitsPending;
           sum.dP += d.debitsPosted;
           sum.cp += d.creditsPending;
@@ -281,49 +311,64 @@ export class WriteBatcher {
           sum.nonNegative ||= d.nonNegative;
           byAccount.set(d.accountId, sum);
         }
+        const accountIds = [...byAccount.keys()].sort();
         // Only a batch that lowers a non-negative account's available amount (posted credits − posted
         // debits − pending debits) can break the rule; a batch that only raises it (payments: charge in,
         // fee out) cannot, and takes no lock beyond its own bucket row.
         const lowers = (s: { dp: bigint; dP: bigint; cP: bigint }) => s.cP - s.dP - s.dp < 0n;
-        const accountIds = [...byAccount.keys()].sort();
-        const column = (pick: (s: { dp: bigint; dP: bigint; cp: bigint; cP: bigint }) => bigint) => accountIds.map((id) => pick(byAccount.get(id)!).toString());
+        guardedAccounts = accountIds.filter((id) => byAccount.get(id)!.nonNegative && lowers(byAccount.get(id)!));
+        const guardedList = guardedAccounts.map((id) => client.escapeLiteral(id)).join(', ');
         // Lock every existing bucket of each account this batch lowers, in one global order and before
-        // writing any bucket, so batches that lower one account queue here and the check below sees every
-        // debit committed before it. (Locking after the upsert let two batches each hold their own bucket
-        // while waiting for the other's: a deadlock.) Batches that only raise an account upsert one bucket
-        // row in sorted order and can wait behind a lowering batch, never in a cycle with it.
-        const guarded = accountIds.filter((id) => byAccount.get(id)!.nonNegative && lowers(byAccount.get(id)!));
-        if (guarded.length > 0) {
-          await client.query('SELECT 1 FROM ledger_account_buckets WHERE account_id = ANY($1::text[]) ORDER BY account_id, bucket FOR UPDATE', [guarded]);
+        // writing any bucket, so batches that lower one account queue here and the check sees every debit
+        // committed before it. (Locking after the upsert let two batches each hold their own bucket while
+        // waiting for the other's: a deadlock.) Batches that only raise an account upsert one bucket row
+        // in sorted order and can wait behind a lowering batch, never in a cycle with it.
+        if (guardedAccounts.length > 0) {
+          secondTrip.push(`SELECT 1 FROM ledger_account_buckets WHERE account_id IN (${guardedList}) ORDER BY account_id, bucket FOR UPDATE`);
         }
-        await client.query(
-          `INSERT INTO ledger_account_buckets AS b (account_id, bucket, debits_pending, debits_posted, credits_pending, credits_posted)
-           SELECT u.account_id, $2::int2, u.d_pending, u.d_posted, u.c_pending, u.c_posted
-             FROM unnest($1::text[], $3::int8[], $4::int8[], $5::int8[], $6::int8[]) AS u(account_id, d_pending, d_posted, c_pending, c_posted)
+        const values = accountIds
+          .map((id) => {
+            const s = byAccount.get(id)!;
+            return `(${client.escapeLiteral(id)}, ${s.merchantId === null ? 'NULL' : client.escapeLiteral(s.merchantId)}, ${bucket}::int2, ${s.dp}::int8, ${s.dP}::int8, ${s.cp}::int8, ${s.cP}::int8)`;
+          })
+          .join(', ');
+        secondTrip.push(
+          `INSERT INTO ledger_account_buckets AS b (account_id, merchant_id, bucket, debits_pending, debits_posted, credits_pending, credits_posted)
+           VALUES ${values}
            ON CONFLICT (account_id, bucket) DO UPDATE SET
              debits_pending = b.debits_pending + excluded.debits_pending,
              debits_posted = b.debits_posted + excluded.debits_posted,
              credits_pending = b.credits_pending + excluded.credits_pending,
              credits_posted = b.credits_posted + excluded.credits_posted`,
-          [accountIds, bucket, column((s) => s.dp), column((s) => s.dP), column((s) => s.cp), column((s) => s.cP)],
         );
-        if (guarded.length > 0) {
-          const short = await client.query<{ account_id: string }>(
-            `SELECT account_id FROM ledger_account_buckets WHERE account_id = ANY($1::text[])
-              GROUP BY account_id HAVING sum(debits_posted + debits_pending) > sum(credits_posted)`,
-            [guarded],
-          );
-          if (short.rows.length > 0) throw new BalanceViolation(new Set(short.rows.map((r) => r.account_id)));
+        if (guardedAccounts.length > 0) {
+          // Raises (and so aborts the transaction before COMMIT) naming the accounts that would overdraw.
+          secondTrip.push(`DO $fenpay_check$ DECLARE short text; BEGIN
+             SELECT string_agg(account_id, ',') INTO short FROM (
+               SELECT account_id FROM ledger_account_buckets WHERE account_id IN (${guardedList})
+                GROUP BY account_id HAVING sum(debits_posted + debits_pending) > sum(credits_posted)) s;
+             IF short IS NOT NULL THEN RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'fenpay_balance_violation', DETAIL = short; END IF;
+           END $fenpay_check$`);
         }
       }
-
-      await client.query('COMMIT');
+      secondTrip.push('COMMIT');
+      open = true;
+      try {
+        await client.query(secondTrip.join(';\n'));
+      } catch (error) {
+        const e = error as { message?: string; detail?: string };
+        if (e.message === 'fenpay_balance_violation' && e.detail) throw new BalanceViolation(new Set(e.detail.split(',')));
+        throw error;
+      }
+      open = false;
       return results;
     } catch (error) {
-      try {
-        await client.query('ROLLBACK');
-      } catch {
-        broken = true;
+      if (open) {
+        try {
+          await client.query('ROLLBACK');
+        } catch {
+          broken = true;
+        }
       }
       throw error;
     } finally {
@@ -365,61 +410,79 @@ function ident(name: string): string {
   return `"${name}"`;
 }
 
-/** How a column travels through unnest: the array type of the parameter and the cast back to the column. */
-function columnCodec(types: ColumnTypes, table: string, column: string): { param: string; cast: string; encode: (v: unknown) => unknown } {
+function asArray(result: pg.QueryResult | pg.QueryResult[]): pg.QueryResult[] {
+  return Array.isArray(result) ? result : [result];
+}
+
+/**
+ * A value as a typed SQL literal for its column. Strings go through the driver's escapeLiteral; numbers
+ * and booleans are checked to be what they claim before being written out, so nothing a request sends
+ * can change the statement.
+ */
+function literal(client: pg.PoolClient, types: ColumnTypes, table: string, column: string, value: unknown): string {
   const udt = types.get(table)?.get(column);
   if (udt === undefined) throw new AssertionError(`unknown column ${table}.${column}`);
+  if (value === null || value === undefined) return `NULL::${castOf(udt)}`;
   switch (udt) {
-    case 'jsonb':
-      return { param: 'text[]', cast: '::jsonb', encode: (v) => (v === null || v === undefined ? null : JSON.stringify(v)) };
-    case '_text':
-      return { param: 'text[]', cast: '::text[]', encode: (v) => (v === null || v === undefined ? null : textArrayLiteral(v as string[])) };
+    case 'text':
+      if (typeof value !== 'string') throw new AssertionError(`${table}.${column} expects a string`);
+      return client.escapeLiteral(value);
+    case 'int2':
+    case 'int4':
     case 'int8':
-      return { param: 'int8[]', cast: '', encode: (v) => (v === null || v === undefined ? null : typeof v === 'bigint' || typeof v === 'number' ? v.toString() : v) };
+      if (typeof value === 'bigint' || (typeof value === 'number' && Number.isSafeInteger(value))) return `${value.toString()}::${udt}`;
+      throw new AssertionError(`${table}.${column} expects an integer`);
+    case 'bool':
+      if (typeof value !== 'boolean') throw new AssertionError(`${table}.${column} expects a boolean`);
+      return value ? 'true' : 'false';
+    case 'timestamptz': {
+      const date = value instanceof Date ? value : new Date(value as string);
+      if (Number.isNaN(date.getTime())) throw new AssertionError(`${table}.${column} expects a timestamp`);
+      return `'${date.toISOString()}'::timestamptz`;
+    }
+    case 'jsonb':
+      return `${client.escapeLiteral(JSON.stringify(value))}::jsonb`;
+    case '_text':
+      if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) throw new AssertionError(`${table}.${column} expects a list of strings`);
+      return value.length === 0 ? `'{}'::text[]` : `ARRAY[${value.map((v: string) => client.escapeLiteral(v)).join(', ')}]::text[]`;
+    case 'bytea':
+      if (!Buffer.isBuffer(value)) throw new AssertionError(`${table}.${column} expects bytes`);
+      return `'\\x${value.toString('hex')}'::bytea`;
     default:
-      return { param: `${udt}[]`, cast: '', encode: (v) => (v === undefined ? null : v) };
+      throw new AssertionError(`no literal encoding for ${table}.${column} (${udt})`);
   }
 }
 
-function textArrayLiteral(values: readonly string[]): string {
-  return `{${values.map((v) => `"${v.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`).join(',')}}`;
+function castOf(udt: string): string {
+  return udt === '_text' ? 'text[]' : udt;
 }
 
-async function bulkInsert(
+function insertSql(
   client: pg.PoolClient,
   types: ColumnTypes,
   table: TableName,
   rows: readonly Row[],
   options: { conflictColumns?: readonly string[]; returning: readonly string[] },
-): Promise<Row[]> {
-  if (rows.length === 0) return [];
+): string {
   const columns = Object.keys(rows[0]!).sort();
-  const codecs = columns.map((c) => columnCodec(types, table, c));
-  const params = columns.map((c, i) => rows.map((r) => codecs[i]!.encode(r[c])));
-  const unnestArgs = codecs.map((codec, i) => `$${i + 1}::${codec.param}`).join(', ');
-  const aliases = columns.map((_, i) => `c${i}`);
-  const select = codecs.map((codec, i) => `u.${aliases[i]}${codec.cast}`).join(', ');
-  let text = `INSERT INTO ${ident(table)} (${columns.map(ident).join(', ')}) SELECT ${select} FROM unnest(${unnestArgs}) AS u(${aliases.join(', ')})`;
+  const values = rows.map((row) => `(${columns.map((c) => literal(client, types, table, c, row[c])).join(', ')})`).join(',\n');
+  let text = `INSERT INTO ${ident(table)} (${columns.map(ident).join(', ')}) VALUES ${values}`;
   if (options.conflictColumns) text += ` ON CONFLICT (${options.conflictColumns.map(ident).join(', ')}) DO NOTHING`;
   if (options.returning.length > 0) text += ` RETURNING ${options.returning.map(ident).join(', ')}`;
-  const result = await client.query(text, params);
-  return result.rows as Row[];
+  return text;
 }
 
-async function bulkUpdate(client: pg.PoolClient, types: ColumnTypes, updates: readonly RowUpdate[]): Promise<void> {
+function updateSql(client: pg.PoolClient, types: ColumnTypes, updates: readonly RowUpdate[]): string {
   const first = updates[0]!;
   const table = first.table;
   const keyColumns = Object.keys(first.key).sort();
   const setColumns = Object.keys(first.set).sort();
   const columns = [...keyColumns, ...setColumns];
-  const codecs = columns.map((c) => columnCodec(types, table, c));
-  const params = columns.map((c, i) => updates.map((u) => codecs[i]!.encode(c in u.key ? u.key[c] : u.set[c])));
+  const values = updates
+    .map((u) => `(${columns.map((c) => literal(client, types, table, c, c in u.key ? u.key[c] : u.set[c])).join(', ')})`)
+    .join(',\n');
   const aliases = columns.map((_, i) => `c${i}`);
-  const unnestArgs = codecs.map((codec, i) => `$${i + 1}::${codec.param}`).join(', ');
-  const assignments = setColumns.map((c, j) => `${ident(c)} = u.${aliases[keyColumns.length + j]}${codecs[keyColumns.length + j]!.cast}`).join(', ');
-  const where = keyColumns.map((c, i) => `t.${ident(c)} = u.${aliases[i]}${codecs[i]!.cast}`).join(' AND ');
-  await client.query(
-    `UPDATE ${ident(table)} AS t SET ${assignments} FROM unnest(${unnestArgs}) AS u(${aliases.join(', ')}) WHERE ${where}`,
-    params,
-  );
+  const assignments = setColumns.map((c, j) => `${ident(c)} = v.${aliases[keyColumns.length + j]}`).join(', ');
+  const where = keyColumns.map((c, i) => `t.${ident(c)} = v.${aliases[i]}`).join(' AND ');
+  return `UPDATE ${ident(table)} AS t SET ${assignments} FROM (VALUES ${values}) AS v(${aliases.join(', ')}) WHERE ${where}`;
 }

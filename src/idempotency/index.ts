@@ -78,7 +78,7 @@ export class IdempotencyScope {
     return {
       table: 'idempotency_keys',
       key: { merchant_id: this.tenant.merchantId, livemode: this.tenant.livemode, key: this.key },
-      set: { response_status: response.status, response_body: response.body, locked_at: null },
+      set: { response_status: response.status, response_body: JSON.stringify(response.body), locked_at: null },
     };
   }
 }
@@ -98,7 +98,7 @@ export async function readIdempotencyRecord(db: Db, tenant: Tenant, key: string)
     requestHash: row.request_hash,
     lockedAt: row.locked_at,
     resourceId: row.resource_id,
-    response: row.response_status === null ? undefined : { status: row.response_status, body: row.response_body },
+    response: row.response_status === null || row.response_body === null ? undefined : { status: row.response_status, body: JSON.parse(row.response_body) as unknown },
     createdAt: row.created_at,
   };
 }

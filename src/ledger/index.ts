@@ -104,6 +104,7 @@ export function ledgerWrites(transfers: readonly TransferSpec[]): LedgerWrites {
   const delta = (ref: AccountRef, d: { dp?: bigint; dP?: bigint; cp?: bigint; cP?: bigint }) => {
     balanceDeltas.push({
       accountId: accountId(ref),
+      merchantId: ref.merchantId,
       debitsPending: d.dp ?? 0n,
       debitsPosted: d.dP ?? 0n,
       creditsPending: d.cp ?? 0n,
