@@ -59,7 +59,12 @@ export async function startFenpay(options: StartOptions): Promise<Fenpay> {
   }
 
   const metrics = createMetrics();
-  const batcher = new WriteBatcher({ pool: database.pool, onBatch: (size, ms) => metrics.observeBatch(size, ms) });
+  const batcher = new WriteBatcher({
+    pool: database.pool,
+    concurrency: config.writeBatchConcurrency,
+    maxBatchSize: config.writeBatchSizeMax,
+    onBatch: (size, ms) => metrics.observeBatch(size, ms),
+  });
   const vault = createVault({ keys: config.vaultKeys, activeKeyId: config.vaultActiveKeyId, ...(config.vaultFingerprintKey ? { fingerprintKey: config.vaultFingerprintKey } : {}) });
   const now = options.now ?? (() => new Date());
 

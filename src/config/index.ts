@@ -35,6 +35,9 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   readonly seedDemo: boolean;
   readonly workerConcurrency: number;
+  /** Group commits in flight at once per process, and write sets per group commit. */
+  readonly writeBatchConcurrency: number;
+  readonly writeBatchSizeMax: number;
 }
 
 export class ConfigError extends Error {
@@ -155,6 +158,8 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
     seedDemo: bool('FENPAY_SEED_DEMO', !production),
     workerConcurrency: int('WORKER_CONCURRENCY', 4, 1, 64),
+    writeBatchConcurrency: int('WRITE_BATCH_CONCURRENCY', 4, 1, 32),
+    writeBatchSizeMax: int('WRITE_BATCH_SIZE_MAX', 400, 1, 5000),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

@@ -43,11 +43,9 @@ export async function runMutation(
   const requestPath = request.url.split('?')[0] ?? path;
   const hash = requestFingerprint({ method: request.method, path: requestPath, params: request.body ?? {} });
 
-  const existing = await readIdempotencyRecord(services.db, tenant, key);
-  if (existing) {
-    await answerFromRecord(services, reply, { tenant, key, record: existing, method: request.method, path: requestPath, hash });
-    return;
-  }
+  // No read before running: the key is claimed in the flow's first write, and only when that claim
+  // loses (a retry, a concurrent duplicate) or the flow is refused before claiming is the stored record
+  // read. A first request — nearly every request — costs no extra query.
   const scope = new IdempotencyScope(tenant, key, request.method, requestPath, hash);
   const ctx: RequestContext = { ...baseCtx, idempotency: scope };
   let response: FlowResponse;
@@ -78,6 +76,15 @@ export async function runMutation(
     throw error;
   }
   if (scope.claimed && !scope.completed) await storeResponseDirect(services.db, scope, response);
+  if (!scope.claimed) {
+    // Nothing was written (e.g. attaching an already attached PaymentMethod): an earlier request with this
+    // key still decides the answer, or the parameter mismatch error.
+    const record = await readIdempotencyRecord(services.db, tenant, key);
+    if (record) {
+      await answerFromRecord(services, reply, { tenant, key, record, method: request.method, path: requestPath, hash });
+      return;
+    }
+  }
   send(reply, response);
 }
 
