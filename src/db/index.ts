@@ -1,5 +1,5 @@
 export { connectDatabase, type Db, type Tx, type Executor, type DatabaseHandle } from './connection.ts';
-export { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded.ts';
+export { startEmbeddedPostgres, freePort, type EmbeddedDatabase } from './embedded.ts';
 export { migrateToLatest } from './migrate.ts';
 export {
   WriteBatcher,

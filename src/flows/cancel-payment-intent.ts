@@ -14,6 +14,7 @@ import {
   getPaymentIntent,
   intentUpdate,
   nextVersion,
+  paymentGuards,
   serializePaymentIntent,
   type AttemptRow,
   type PaymentIntentRow,
@@ -57,10 +58,7 @@ export async function cancelPaymentIntent(
       services,
       ctx,
       {
-        guards: [
-          { table: 'payment_attempts', id: attempt.id, version: attempt.version },
-          { table: 'payment_intents', id: intent.id, version: intent.version },
-        ],
+        guards: paymentGuards(attempt, intent),
         updates: [attemptUpdate(nextAttempt), intentUpdate(nextIntent)],
       },
       { resourceId: id },
@@ -99,7 +97,7 @@ export async function cancelPaymentIntent(
     if (outcome && outcome.status !== 'processing' && reserved.previousStatus !== 'authorized') {
       const paymentMethod = await getPaymentMethod(services.db, ctx.tenant, attempt.payment_method_id);
       const applied = buildOutcomeApplication(services, ctx, { intent, attempt: { ...attempt, status: 'processing' }, outcome, paymentMethod });
-      await commit(services, ctx, { ...applied.writeSet, guards: [{ table: 'payment_attempts', id: attempt.id, version: attempt.version }, { table: 'payment_intents', id: intent.id, version: intent.version }] }, { resourceId: id });
+      await commit(services, ctx, { ...applied.writeSet, guards: paymentGuards(attempt, intent) }, { resourceId: id });
     } else {
       await commit(
         services,

@@ -25,6 +25,7 @@ import {
   getPaymentIntentById,
   intentUpdate,
   nextVersion,
+  paymentGuards,
   serializePaymentIntent,
   type AttemptRow,
 } from '../payments/index.ts';
@@ -64,10 +65,7 @@ export async function capturePaymentIntent(services: Services, ctx: RequestConte
       services,
       ctx,
       {
-        guards: [
-          { table: 'payment_attempts', id: attempt.id, version: attempt.version },
-          { table: 'payment_intents', id: intent.id, version: intent.version },
-        ],
+        guards: paymentGuards(attempt, intent),
         updates: [attemptUpdate(nextAttempt), intentUpdate(nextIntent)],
       },
       { resourceId: intent.id },
@@ -112,10 +110,7 @@ async function bookCapture(services: Services, ctx: RequestContext, input: { att
     if (attempt.status !== 'capturing') throw unexpectedState(intent, 'captured (another request finished this capture)');
     const now = services.now();
     const scope = ctx.idempotency;
-    const guards = [
-      { table: 'payment_attempts' as const, id: attempt.id, version: attempt.version },
-      { table: 'payment_intents' as const, id: intent.id, version: intent.version },
-    ];
+    const guards = paymentGuards(attempt, intent);
     if (outcome.status !== 'succeeded') {
       const error =
         outcome.status === 'failed'
@@ -127,7 +122,7 @@ async function bookCapture(services: Services, ctx: RequestContext, input: { att
           services,
           ctx,
           mergeWriteSets(
-            { guards: [guards[0]!], updates: [attemptUpdate(nextVersion(attempt, { status: 'authorized', amount_captured: 0n }, now))] },
+            { guards: [guards[0]], updates: [attemptUpdate(nextVersion(attempt, { status: 'authorized', amount_captured: 0n }, now))] },
             scope ? { updates: [scope.complete(response)] } : {},
           ),
           { resourceId: intent.id },

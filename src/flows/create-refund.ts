@@ -21,6 +21,7 @@ import {
   getPaymentIntent,
   intentUpdate,
   nextVersion,
+  paymentGuards,
   serializeRefund,
   type RefundRow,
 } from '../payments/index.ts';
@@ -104,10 +105,7 @@ export async function createRefund(services: Services, ctx: RequestContext, inpu
       services,
       ctx,
       {
-        guards: [
-          { table: 'payment_attempts', id: attempt.id, version: attempt.version },
-          { table: 'payment_intents', id: intent.id, version: intent.version },
-        ],
+        guards: paymentGuards(attempt, intent),
         insertsIfAbsent: ledger.insertsIfAbsent,
         inserts: [
           { table: 'refunds', row: { ...refund } },

@@ -4,7 +4,7 @@
  */
 import type { Selectable } from 'kysely';
 import { toJsonAmount, unixSeconds, type ListParams, type Page, type Tenant } from '../kernel/index.ts';
-import { paginate, type Db, type PaymentAttemptsTable, type PaymentIntentsTable, type RefundsTable } from '../db/index.ts';
+import { paginate, type Db, type Guard, type PaymentAttemptsTable, type PaymentIntentsTable, type RefundsTable } from '../db/index.ts';
 
 export type PaymentIntentRow = Selectable<PaymentIntentsTable>;
 export type AttemptRow = Selectable<PaymentAttemptsTable>;
@@ -316,6 +316,14 @@ export function attemptUpdate(a: AttemptRow): { table: 'payment_attempts'; key: 
       updated_at: a.updated_at,
     },
   };
+}
+
+/** The version guards of an attempt and its intent, which most payment writes take together. */
+export function paymentGuards(attempt: AttemptRow, intent: PaymentIntentRow): [Guard, Guard] {
+  return [
+    { table: 'payment_attempts', id: attempt.id, version: attempt.version },
+    { table: 'payment_intents', id: intent.id, version: intent.version },
+  ];
 }
 
 /** Bumps the version and touches updated_at: every written row version is read-guarded by the next writer. */

@@ -2,13 +2,15 @@
  * Starts a real Fenpay (HTTP on a loopback port, job queue, sandbox) on a fresh test database, with
  * a merchant and its keys, and an official `stripe` client pointed at it.
  */
-import net from 'node:net';
 import Stripe from 'stripe';
 import { loadConfig } from '../../src/config/index.ts';
 import { startFenpay, type Fenpay } from '../../src/boot.ts';
 import { createMerchant, issueApiKey, type Merchant } from '../../src/merchants/index.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
+import { freePort } from '../../src/db/index.ts';
+
+export { freePort };
 
 export const testVaultKeys = 'test1:' + Buffer.alloc(32, 7).toString('base64');
 
@@ -29,17 +31,6 @@ export interface TestFenpay {
   createMerchant(options?: { handlesCardData?: boolean; name?: string }): Promise<TestMerchant>;
   stripeFor(key: string, options?: { maxNetworkRetries?: number }): Stripe;
   close(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 export async function startTestFenpay(options: { env?: Record<string, string>; now?: () => Date; withoutJobQueue?: boolean } = {}): Promise<TestFenpay> {
