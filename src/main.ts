@@ -43,7 +43,8 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
 
   if (fenpay.app) {
-    const address = await fenpay.app.listen({ host: config.host, port: config.port });
+    // A deep accept queue: bursts of connections wait in the kernel instead of being dropped and retried.
+    const address = await fenpay.app.listen({ host: config.host, port: config.port, backlog: 4096 });
     logger.info({ address }, 'Fenpay API listening');
   }
   if (config.seedDemo && fenpay.app) {

@@ -28,6 +28,13 @@ export async function runMutation(
 ): Promise<void> {
   const principal = request.principal;
   if (!principal) throw new AppError('api_key_missing');
+  // A client that gave up while this request queued gets nothing done for it: under overload, work for
+  // abandoned requests would only push everyone else past their deadline too.
+  if (request.raw.socket.destroyed) {
+    request.log.warn('client went away before the request started; nothing was done');
+    void reply.code(499).send();
+    return;
+  }
   const tenant = { merchantId: principal.merchantId, livemode: principal.livemode };
   const rawKey = request.headers['idempotency-key'];
   const key = Array.isArray(rawKey) ? rawKey[0] : rawKey;
