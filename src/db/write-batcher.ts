@@ -235,8 +235,10 @@ export class WriteBatcher {
       if (firstTrip.length === 1) {
         secondTripPrefix = ['BEGIN'];
       } else {
-        const answers = asArray(await client.query(firstTrip.join(';\n')));
+        // Open before sending: if any statement after BEGIN fails, the transaction must be rolled back
+        // before the connection goes back to the pool (an aborted transaction would poison its next user).
         open = true;
+        const answers = asArray(await client.query(firstTrip.join(';\n')));
         guardTables.forEach((table, t) => {
           const rows = answers[1 + t]!.rows as { id: string; version: number }[];
           const versions = new Map(rows.map((r) => [r.id, r.version]));
