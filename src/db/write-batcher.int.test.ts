@@ -480,15 +480,15 @@ describe('a batch that fails in its first round trip', () => {
     try {
       const { batcher } = newBatcher({ pool });
       const [id] = [uid('cus')];
-      await insertCustomers([id!]);
+      await insertCustomers([id]);
       // A guard on a table that does not exist fails after BEGIN, in the first round trip.
-      const broken = await batcher.submit({ guards: [{ table: 'no_such_table' as never, id: id!, version: 1 }] }).then(
+      const broken = await batcher.submit({ guards: [{ table: 'no_such_table' as never, id: id, version: 1 }] }).then(
         () => 'committed',
         (error: unknown) => (error as Error).message,
       );
       expect(broken).toMatch(/no_such_table/);
-      expect(value((await oneBatch(batcher, [rename(id!, 1, 'after the failure')]))[0])).toEqual({ ok: true });
-      expect((await customers([id!])).get(id!)?.name).toBe('after the failure');
+      expect(value((await oneBatch(batcher, [rename(id, 1, 'after the failure')]))[0])).toEqual({ ok: true });
+      expect((await customers([id])).get(id)?.name).toBe('after the failure');
       const state = await pool.query<{ in_transaction: boolean }>(`SELECT now() <> statement_timestamp() AS in_transaction`);
       expect(state.rows[0]!.in_transaction).toBe(false);
     } finally {
