@@ -144,7 +144,7 @@ export function loadConfig(env: Env = process.env): Config {
     publicUrl,
     roles: roles as Role[],
     logLevel,
-    dbPoolSize: int('DB_POOL_SIZE', 10, 2, 200),
+    dbPoolSize: int('DB_POOL_SIZE', 20, 2, 200),
     bodyLimitBytes: int('BODY_LIMIT_BYTES', 256 * 1024, 1024, 16 * 1024 * 1024),
     vaultKeys,
     vaultActiveKeyId,
@@ -158,7 +158,7 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
     seedDemo: bool('FENPAY_SEED_DEMO', !production),
     workerConcurrency: int('WORKER_CONCURRENCY', 4, 1, 64),
-    writeBatchConcurrency: int('WRITE_BATCH_CONCURRENCY', 4, 1, 32),
+    writeBatchConcurrency: int('WRITE_BATCH_CONCURRENCY', 8, 1, 32),
     writeBatchSizeMax: int('WRITE_BATCH_SIZE_MAX', 400, 1, 5000),
   };
   if (problems.length > 0) throw new ConfigError(problems);

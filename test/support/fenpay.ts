@@ -45,6 +45,8 @@ export async function startTestFenpay(options: { env?: Record<string, string>; n
     VAULT_KEYS: testVaultKeys,
     LOG_LEVEL: 'silent',
     DB_POOL_SIZE: '10',
+    // Two test files run at once on one server (max_connections 100 here): keep each Fenpay small.
+    WRITE_BATCH_CONCURRENCY: '4',
     FENPAY_SEED_DEMO: 'false',
     ...options.env,
   });
