@@ -13,12 +13,11 @@
  * embedded server) runs on success, failure and signals. See bench/README.md for the knobs.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { environmentVariable } from '../src/config/index.ts';
-import { connectDatabase } from '../src/db/index.ts';
+import { connectDatabase, freePort } from '../src/db/index.ts';
 import { createMerchant, issueApiKey } from '../src/merchants/index.ts';
 import { CleanupStack } from './cleanup-stack.ts';
 import { describeMachine, evaluateTargets, renderMarkdown, type BenchReport, type MeasuredPhase } from './bench-report.ts';
@@ -80,17 +79,6 @@ process.on('warning', (warning) => {
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no free port'))));
-    });
-  });
-}
 
 function stampOf(date: Date): string {
   // 2025-11-22T01:13:00.123Z → 20251122t011300z: valid in a file name and as a database name.
