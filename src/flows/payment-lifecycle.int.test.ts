@@ -9,6 +9,7 @@
  */
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stripeError } from '../../test/support/stripe-error.ts';
 import { startTestFenpay, type TestFenpay, type TestMerchant } from '../../test/support/fenpay.ts';
 import type { WriteResult, WriteSet } from '../db/index.ts';
 import { intentStatuses, intentTransitions, type IntentStatus } from '../payments/index.ts';
@@ -77,15 +78,6 @@ afterAll(async () => {
 
 // ─── helpers ────────────────────────────────────────────────────────────────────────────────
 
-async function apiError(promise: Promise<unknown>): Promise<Stripe.errors.StripeError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof Stripe.errors.StripeError) return error;
-    throw error;
-  }
-  throw new Error('expected the request to fail');
-}
 
 async function cardPaymentMethod(number: string): Promise<string> {
   const pm = await stripe.paymentMethods.create({ type: 'card', card: { number, exp_month: 12, exp_year: clock.now.getUTCFullYear() + 3 } });
@@ -221,7 +213,7 @@ describe('transitions the API produces', () => {
   });
 
   it('processing → requires_payment_method on a decline, then a second attempt succeeds', async () => {
-    const error = await apiError(stripe.paymentIntents.create({ amount: 1_234, currency: 'usd', payment_method: 'pm_card_chargeDeclinedInsufficientFunds', confirm: true }));
+    const error = await stripeError(stripe.paymentIntents.create({ amount: 1_234, currency: 'usd', payment_method: 'pm_card_chargeDeclinedInsufficientFunds', confirm: true }));
     expect(error).toMatchObject({ statusCode: 402, code: 'card_declined', decline_code: 'insufficient_funds' });
     const failed = error.payment_intent!;
     expect(failed.status).toBe('requires_payment_method');
@@ -378,7 +370,7 @@ describe('operations a status does not allow', () => {
       expect((await stripe.paymentIntents.retrieve(id)).status).toBe(status);
       const before = await snapshot(id);
       for (const operation of refused) {
-        const error = await apiError(run(operation, id));
+        const error = await stripeError(run(operation, id));
         expect(error.code, operation).toBe(refusedWith[operation]);
         expect(error.statusCode, operation).toBe(400);
         expect(await snapshot(id), operation).toEqual(before);
@@ -388,9 +380,9 @@ describe('operations a status does not allow', () => {
 
   it('refuses to capture more than is capturable, and to capture twice', async () => {
     const pi = await stripe.paymentIntents.create({ amount: 900, currency: 'usd', payment_method: 'pm_card_visa', capture_method: 'manual', confirm: true });
-    expect((await apiError(stripe.paymentIntents.capture(pi.id, { amount_to_capture: 901 }))).code).toBe('amount_to_capture_exceeds_capturable');
+    expect((await stripeError(stripe.paymentIntents.capture(pi.id, { amount_to_capture: 901 }))).code).toBe('amount_to_capture_exceeds_capturable');
     expect((await stripe.paymentIntents.capture(pi.id)).status).toBe('succeeded');
-    expect((await apiError(stripe.paymentIntents.capture(pi.id))).code).toBe('payment_intent_unexpected_state');
+    expect((await stripeError(stripe.paymentIntents.capture(pi.id))).code).toBe('payment_intent_unexpected_state');
     expect((await transfersOf(pi.latest_charge as string)).filter((t) => t.code === 'capture')).toHaveLength(1);
   });
 });
@@ -541,7 +533,7 @@ describe('expiry', () => {
     expect(transfers.map((t) => [t.code, t.phase, t.amount])).toEqual([['authorization', 'pending', 5_000n], ['authorization_release', 'void', 5_000n]]);
     expect(transfers[1]!.pending_id).toBe(transfers[0]!.id);
     expect(await balance('nzd')).toEqual({ available: 0, pending: 0 });
-    expect((await apiError(stripe.paymentIntents.capture(pi.id))).code).toBe('payment_intent_unexpected_state');
+    expect((await stripeError(stripe.paymentIntents.capture(pi.id))).code).toBe('payment_intent_unexpected_state');
     // Running expiry again finds nothing more to do for it.
     await expireAuthorizations(services, { limit: 100 });
     expect(await transfersOf(pi.latest_charge as string)).toHaveLength(2);

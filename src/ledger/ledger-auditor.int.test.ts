@@ -8,9 +8,9 @@
  *
  * Set LEDGER_AUDIT_SEED to replay another workload; a failure names the seed it ran with.
  */
-import Stripe from 'stripe';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stripeError } from '../../test/support/stripe-error.ts';
 import { environmentVariable } from '../config/index.ts';
 import { startTestFenpay, type TestFenpay, type TestMerchant } from '../../test/support/fenpay.ts';
 import { auditLedger, type LedgerAudit } from './index.ts';
@@ -134,15 +134,6 @@ function pick<T>(lane: Lane, items: readonly T[]): T {
   return items[Math.floor(lane.random() * items.length)]!;
 }
 
-async function stripeError(promise: Promise<unknown>): Promise<Stripe.errors.StripeError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof Stripe.errors.StripeError) return error;
-    throw error;
-  }
-  throw new Error('expected the request to fail');
-}
 
 function bookCapture(model: LaneModel, id: string, captured: bigint): void {
   const fee = documentedFee(captured);
