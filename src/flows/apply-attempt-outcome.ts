@@ -4,7 +4,7 @@
  * callbacks, so every path books an outcome the same way. Pure: it returns a WriteSet.
  */
 import { AppError, assertNever, feeForRate, type Tenant } from '../kernel/index.ts';
-import type { ChannelOutcome, ChannelFailure } from '../channels/channel.ts';
+import type { ChannelOutcome, ChannelFailure, NextAction } from '../channels/channel.ts';
 import type { WriteSet } from '../db/index.ts';
 import { eventRow, type EventType } from '../events/index.ts';
 import {
@@ -110,10 +110,7 @@ export function buildOutcomeApplication(
       const delay = nextSyncDelaySeconds(Math.max(attempt.sync_count, 4));
       syncAt = delay === undefined ? undefined : new Date(now.getTime() + delay * 1000);
       nextAttempt = nextVersion(attempt, { status: 'requires_action', channel_reference: outcome.reference, next_sync_at: syncAt ?? null }, now);
-      const nextAction =
-        outcome.action.type === 'redirect_to_url'
-          ? { type: 'redirect_to_url', redirect_to_url: { url: outcome.action.url, return_url: intent.return_url } }
-          : { type: 'display_qr_code', display_qr_code: { data: outcome.action.data, image_url_png: outcome.action.imageUrl ?? null } };
+      const nextAction = nextActionBody(outcome.action, intent.return_url);
       nextIntent = lateOnClosedIntent ? intent : nextVersion(intent, { status: 'requires_action', next_action: nextAction }, now);
       if (!lateOnClosedIntent && intent.status !== 'requires_action') events.push('payment_intent.requires_action');
       break;
@@ -197,4 +194,18 @@ export function chargeObject(attempt: AttemptRow, intent: PaymentIntentRow): { i
     failure_code: attempt.failure_code,
     failure_message: attempt.failure_message,
   };
+}
+
+/** Stripe's `next_action` for what the channel asks the payer to do; Fenpay extensions are prefixed `fenpay_`. */
+function nextActionBody(action: NextAction, returnUrl: string | null): Record<string, unknown> {
+  switch (action.type) {
+    case 'redirect_to_url':
+      return { type: 'redirect_to_url', redirect_to_url: { url: action.url, return_url: returnUrl } };
+    case 'display_qr_code':
+      return { type: 'display_qr_code', display_qr_code: { data: action.data, image_url_png: action.imageUrl ?? null } };
+    case 'sdk_params':
+      return { type: 'fenpay_sdk_params', fenpay_sdk_params: action.params };
+    case 'post_form':
+      return { type: 'fenpay_post_form', fenpay_post_form: { url: action.url, fields: action.fields } };
+  }
 }
