@@ -96,7 +96,7 @@ export function createUnionPayChannel(options: UnionPayChannelOptions): ChannelA
     const result = await queryConsume(order.orderNo, reference);
     if (result === undefined) return { status: 'processing', reference: order.reference, reason: `unionpay_no_${reference.mode}_credentials` };
     if (result.answer.kind === 'unknown') return { status: 'processing', reference: order.reference, reason: result.answer.reason };
-    return paymentOutcomeFromQuery(result.answer.fields, { mode: reference.mode, txnTime: reference.txnTime });
+    return paymentOutcomeFromQuery(result.answer.fields, reference);
   }
 
   /** The paid consume's queryId and amount, from the reference or, failing that, from a query. */

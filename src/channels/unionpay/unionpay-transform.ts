@@ -119,11 +119,13 @@ export function cancelOrderIdFor(orderNo: string): string {
 export interface PaymentContext {
   readonly mode: UnionPayMode;
   readonly txnTime: string;
+  /** A queryId we already know: an answer that lacks one must not make the reference forget it. */
+  readonly queryId?: string | undefined;
 }
 
 /** What a verified answer to the query of a consume says about the payment. */
 export function paymentOutcomeFromQuery(answer: AcpFields, context: PaymentContext): ChannelOutcome {
-  const pending = formatReference({ mode: context.mode, txnTime: context.txnTime, queryId: undefined });
+  const pending = formatReference({ mode: context.mode, txnTime: context.txnTime, queryId: context.queryId });
   const respCode = answer['respCode'];
   // 34 查无此交易: for a front (browser) order it means the payer has not got that far yet, not "failed".
   if (respCode === '34') return { status: 'processing', reference: pending, reason: 'unionpay_order_not_found_yet' };
@@ -133,7 +135,7 @@ export function paymentOutcomeFromQuery(answer: AcpFields, context: PaymentConte
 
 /** Shared by query answers (origRespCode) and consume notifications (respCode). */
 export function paymentOutcomeFromResult(code: string | undefined, message: string | undefined, fields: AcpFields, context: PaymentContext): ChannelOutcome {
-  const queryId = fields['queryId'] !== undefined && fields['queryId'] !== '' ? fields['queryId'] : undefined;
+  const queryId = fields['queryId'] !== undefined && fields['queryId'] !== '' ? fields['queryId'] : context.queryId;
   const reference = formatReference({ mode: context.mode, txnTime: context.txnTime, queryId });
   switch (classifyAcpCode(code)) {
     case 'success': {

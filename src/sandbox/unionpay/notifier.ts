@@ -8,6 +8,7 @@ import type { UnionPayFaults } from './faults.ts';
 
 export const defaultRetryMinutes: readonly number[] = [1, 2, 4, 5];
 const notifyTimeoutMs = 10_000;
+const notifyTimeoutFloorMs = 2_000;
 
 export interface NotificationDelivery {
   readonly url: string;
@@ -63,7 +64,8 @@ export function createNotifier(options: NotifierOptions): Notifier {
   async function attemptOnce(url: string, fields: Readonly<Record<string, string>>, attempt: number): Promise<boolean> {
     const controller = new AbortController();
     controllers.add(controller);
-    const timer = setTimeout(() => controller.abort(), scaled(notifyTimeoutMs));
+    // The timeout is compressed too, but never below what a local HTTP round trip needs.
+    const timer = setTimeout(() => controller.abort(), Math.max(notifyTimeoutFloorMs, scaled(notifyTimeoutMs)));
     try {
       const response = await fetch(url, {
         method: 'POST',
