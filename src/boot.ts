@@ -17,7 +17,8 @@ import { getAttemptByOrderNo } from './payments/index.ts';
 import { syncAttempt, type Services } from './flows/index.ts';
 import { buildApp } from './http/app.ts';
 import { createMetrics, type Metrics } from './http/metrics.ts';
-import { connectJobQueue, startWorker, type JobQueue } from './jobs/worker.ts';
+import { connectJobQueue, enqueueInTransaction, startWorker, type JobQueue } from './jobs/worker.ts';
+import { startNatsPublisher, startWebhookDispatcher, type Loop } from './jobs/loops.ts';
 
 export interface Fenpay {
   readonly config: Config;
@@ -95,12 +96,16 @@ export async function startFenpay(options: StartOptions): Promise<Fenpay> {
     now,
     scheduleSync: (attemptId, runAt) => queue?.scheduleSync(attemptId, runAt),
     metrics,
+    enqueueInTransaction: queue ? enqueueInTransaction : async () => {},
   };
   wired.services = services;
 
   let worker: Runner | undefined;
+  const loops: Loop[] = [];
   if (!options.withoutJobQueue && config.roles.includes('worker')) {
     worker = await startWorker({ connectionString: url, services, concurrency: config.workerConcurrency });
+    loops.push(startWebhookDispatcher(services));
+    if (config.nats) loops.push(await startNatsPublisher(services, config.nats));
   }
 
   let app: FastifyInstance | undefined;
@@ -132,7 +137,8 @@ export async function startFenpay(options: StartOptions): Promise<Fenpay> {
       if (app) await app.close();
       // 2. Every write already accepted reaches the database.
       await batcher.drain();
-      // 3. Background jobs finish their current task.
+      // 3. Outbox readers finish their round; background jobs finish their current task.
+      for (const loop of loops) await loop.stop();
       if (worker) await worker.stop();
       await queue?.stop();
       await database.close();

@@ -38,6 +38,31 @@ export interface Config {
   /** Group commits in flight at once per process, and write sets per group commit. */
   readonly writeBatchConcurrency: number;
   readonly writeBatchSizeMax: number;
+  readonly webhooks: WebhookConfig;
+  /** Optional publication of every event to NATS JetStream; undefined: off. */
+  readonly nats: NatsConfig | undefined;
+}
+
+export interface WebhookConfig {
+  /** One delivery attempt's whole budget (connect, send, answer). */
+  readonly timeoutMs: number;
+  /** Waits between attempts; the last one repeats until the retry window closes. */
+  readonly retryScheduleMs: readonly number[];
+  /** A delivery not accepted this long after its event is given up. */
+  readonly retryWindowMs: number;
+  /** An endpoint whose every attempt failed for this long is disabled. */
+  readonly disableAfterMs: number;
+  readonly maxConcurrencyPerEndpoint: number;
+  /** Endpoints on private, loopback or link-local addresses: allowed never, in test mode only, or always. */
+  readonly privateTargets: 'never' | 'test' | 'always';
+  /** How often the dispatcher looks for new events. */
+  readonly dispatchIntervalMs: number;
+}
+
+export interface NatsConfig {
+  readonly url: string;
+  readonly stream: string;
+  readonly subjectPrefix: string;
 }
 
 export class ConfigError extends Error {
@@ -134,6 +159,27 @@ export function loadConfig(env: Env = process.env): Config {
     }
   }
 
+  const duration = (key: string, fallback: string): number => {
+    const raw = str(key, fallback);
+    const ms = parseDuration(raw);
+    if (ms === undefined) {
+      problems.push(`${key} must be a duration like 500ms, 30s, 5m, 2h or 3d, got "${raw}"`);
+      return parseDuration(fallback)!;
+    }
+    return ms;
+  };
+  const scheduleRaw = str('WEBHOOK_RETRY_SCHEDULE', '1m,5m,30m,1h,2h,4h,8h,12h');
+  const retryScheduleMs = scheduleRaw.split(',').map((part) => parseDuration(part.trim()));
+  if (retryScheduleMs.some((ms) => ms === undefined || ms <= 0)) problems.push(`WEBHOOK_RETRY_SCHEDULE must be a comma-separated list of durations, got "${scheduleRaw}"`);
+  const privateTargets = str('WEBHOOK_PRIVATE_TARGETS', 'test');
+  if (!['never', 'test', 'always'].includes(privateTargets)) problems.push(`WEBHOOK_PRIVATE_TARGETS must be never, test or always, got "${privateTargets}"`);
+  const natsUrl = env.NATS_URL === '' ? undefined : env.NATS_URL;
+  if (natsUrl !== undefined && !/^(nats|tls|wss?):\/\//.test(natsUrl)) problems.push('NATS_URL must be a nats:// URL');
+  const natsStream = str('NATS_STREAM', 'FENPAY_EVENTS');
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(natsStream)) problems.push('NATS_STREAM must be letters, digits, _ or -');
+  const natsSubjectPrefix = str('NATS_SUBJECT_PREFIX', 'fenpay.events');
+  if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(natsSubjectPrefix)) problems.push('NATS_SUBJECT_PREFIX must be dot-separated tokens without wildcards');
+
   const config: Config = {
     env: environment,
     databaseUrl,
@@ -160,9 +206,28 @@ export function loadConfig(env: Env = process.env): Config {
     workerConcurrency: int('WORKER_CONCURRENCY', 4, 1, 64),
     writeBatchConcurrency: int('WRITE_BATCH_CONCURRENCY', 8, 1, 32),
     writeBatchSizeMax: int('WRITE_BATCH_SIZE_MAX', 400, 1, 5000),
+    webhooks: {
+      timeoutMs: duration('WEBHOOK_TIMEOUT', '10s'),
+      retryScheduleMs: retryScheduleMs.map((ms) => ms ?? 60_000),
+      retryWindowMs: duration('WEBHOOK_RETRY_WINDOW', '3d'),
+      disableAfterMs: duration('WEBHOOK_DISABLE_AFTER', '3d'),
+      maxConcurrencyPerEndpoint: int('WEBHOOK_MAX_CONCURRENCY_PER_ENDPOINT', 10, 1, 1000),
+      privateTargets: privateTargets as WebhookConfig['privateTargets'],
+      dispatchIntervalMs: duration('WEBHOOK_DISPATCH_INTERVAL', '200ms'),
+    },
+    nats: natsUrl === undefined ? undefined : { url: natsUrl, stream: natsStream, subjectPrefix: natsSubjectPrefix },
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
+}
+
+const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "500ms", "30s", "5m", "2h", "3d" (decimals allowed) → milliseconds; undefined when malformed. */
+export function parseDuration(text: string): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text);
+  if (!match) return undefined;
+  return Math.trunc(Number(match[1]) * durationUnits[match[2]!]!);
 }
 
 function developmentVaultKey(dataDir: string): string {

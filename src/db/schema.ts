@@ -164,6 +164,70 @@ export interface EventsTable {
   request_id: string | null;
   idempotency_key: string | null;
   created_at: Timestamp;
+  /** The writing transaction's id (xid8, read as text): the outbox reads in commit order by it. */
+  xid: Defaulted<string>;
+}
+
+export interface EventCursorsTable {
+  name: string;
+  xid: string;
+  event_id: string;
+  updated_at: Timestamp;
+}
+
+export interface WebhookEndpointsTable {
+  id: string;
+  merchant_id: string;
+  livemode: boolean;
+  url: string;
+  description: string | null;
+  enabled_events: string[];
+  metadata: Json<Record<string, string>>;
+  api_version: string;
+  status: 'enabled' | 'disabled';
+  disabled_reason: string | null;
+  failing_since: Date | null;
+  deleted: boolean;
+  version: number;
+  created_at: Timestamp;
+}
+
+export interface WebhookEndpointSecretsTable {
+  id: string;
+  endpoint_id: string;
+  merchant_id: string;
+  sealed: string;
+  created_at: Timestamp;
+  expires_at: Date | null;
+}
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  merchant_id: string;
+  livemode: boolean;
+  event_id: string;
+  endpoint_id: string;
+  status: 'pending' | 'succeeded' | 'failed';
+  attempt_count: Defaulted<number>;
+  next_attempt_at: Date | null;
+  leased_until: Date | null;
+  last_http_status: number | null;
+  last_error: string | null;
+  created_at: Timestamp;
+  finished_at: Date | null;
+}
+
+export interface WebhookDeliveryAttemptsTable {
+  id: string;
+  delivery_id: string;
+  merchant_id: string;
+  attempt_no: number;
+  manual: boolean;
+  started_at: Timestamp;
+  duration_ms: number;
+  http_status: number | null;
+  error: string | null;
+  response_snippet: string | null;
 }
 
 export interface IdempotencyKeysTable {
@@ -233,6 +297,11 @@ export interface Database {
   ledger_accounts: LedgerAccountsTable;
   ledger_account_buckets: LedgerAccountBucketsTable;
   ledger_transfers: LedgerTransfersTable;
+  event_cursors: EventCursorsTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_endpoint_secrets: WebhookEndpointSecretsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_delivery_attempts: WebhookDeliveryAttemptsTable;
 }
 
 export type Generatedless = Generated<never>;

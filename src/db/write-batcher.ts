@@ -63,7 +63,7 @@ export type WriteResult = { readonly ok: true } | WriteRejection;
 const tableOrder: readonly TableName[] = [
   'merchants', 'api_keys', 'customers', 'vault_cards', 'payment_methods', 'payment_intents',
   'payment_attempts', 'refunds', 'ledger_accounts', 'ledger_account_buckets', 'ledger_transfers',
-  'events', 'idempotency_keys',
+  'events', 'idempotency_keys', 'webhook_endpoints', 'webhook_endpoint_secrets',
 ];
 
 export const ledgerBucketCount = 8;
@@ -284,6 +284,8 @@ export class WriteBatcher {
 
       // New rows, table by table in foreign-key order.
       const inserts = live.flatMap((u) => u.inserts ?? []);
+      const unordered = inserts.find((ins) => !tableOrder.includes(ins.table));
+      if (unordered) throw new AssertionError(`the write batcher does not insert into ${unordered.table}: add it to tableOrder`);
       for (const table of tableOrder) {
         const rows = inserts.filter((ins) => ins.table === table).map((ins) => ins.row);
         for (const group of groupBy(rows, (r) => Object.keys(r).sort().join(',')).values()) {

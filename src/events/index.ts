@@ -2,8 +2,12 @@
  * Events: Stripe-shaped records of every state change, written in the same database transaction as
  * the change (a transactional outbox). Each carries the object as it was at that moment.
  */
+import { sql } from 'kysely';
 import { newId, unixSeconds, type ListParams, type Page, type Tenant } from '../kernel/index.ts';
 import { paginate, type Db, type Row } from '../db/index.ts';
+
+/** Deliveries of an event still pending (webhook_deliveries belongs to the webhooks room; events only count them). */
+const pendingWebhooks = sql<string>`(SELECT count(*) FROM webhook_deliveries d WHERE d.event_id = events.id AND d.status = 'pending')`.as('pending_webhooks');
 
 export const apiVersion = '2026-07-29.dahlia';
 
@@ -26,6 +30,8 @@ export const eventTypes = [
   'customer.deleted',
   'payment_method.attached',
   'payment_method.detached',
+  // Fenpay extension: an endpoint that kept failing was disabled (sent to the merchant's other endpoints).
+  'webhook_endpoint.disabled',
 ] as const;
 export type EventType = (typeof eventTypes)[number];
 
@@ -67,6 +73,8 @@ interface EventRecord {
   request_id: string | null;
   idempotency_key: string | null;
   created_at: Date;
+  /** Deliveries of this event not yet accepted by an endpoint. */
+  pending_webhooks?: number | string | bigint | null;
 }
 
 export function serializeEvent(row: EventRecord): Record<string, unknown> {
@@ -77,7 +85,7 @@ export function serializeEvent(row: EventRecord): Record<string, unknown> {
     created: unixSeconds(row.created_at),
     data: row.data,
     livemode: row.livemode,
-    pending_webhooks: 0,
+    pending_webhooks: Number(row.pending_webhooks ?? 0),
     request: { id: row.request_id, idempotency_key: row.idempotency_key },
     type: row.type,
   };
@@ -87,6 +95,7 @@ export async function getEvent(db: Db, tenant: Tenant, id: string): Promise<Reco
   const row = await db
     .selectFrom('events')
     .selectAll()
+    .select(pendingWebhooks)
     .where('id', '=', id)
     .where('merchant_id', '=', tenant.merchantId)
     .where('livemode', '=', tenant.livemode)
@@ -97,11 +106,12 @@ export async function getEvent(db: Db, tenant: Tenant, id: string): Promise<Reco
 export async function listEvents(
   db: Db,
   tenant: Tenant,
-  params: ListParams & { types?: readonly string[] | undefined; objectId?: string | undefined },
+  params: ListParams & { types?: readonly string[] | undefined; objectId?: string | undefined; deliverySuccess?: boolean | undefined },
 ): Promise<Page<Record<string, unknown>>> {
   let query = db
     .selectFrom('events')
     .selectAll()
+    .select(pendingWebhooks)
     .where('merchant_id', '=', tenant.merchantId)
     .where('livemode', '=', tenant.livemode);
   if (params.types && params.types.length > 0) {
@@ -113,6 +123,12 @@ export async function listEvents(
     ]));
   }
   if (params.objectId) query = query.where('object_id', '=', params.objectId);
+  // Stripe: false lists events still pending or not accepted by some endpoint; true, events every endpoint accepted.
+  if (params.deliverySuccess === false) {
+    query = query.where(sql<boolean>`EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = events.id AND d.status <> 'succeeded')`);
+  } else if (params.deliverySuccess === true) {
+    query = query.where(sql<boolean>`EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = events.id)`).where(sql<boolean>`NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = events.id AND d.status <> 'succeeded')`);
+  }
   const page = await paginate({
     query,
     table: 'events',

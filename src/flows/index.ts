@@ -10,3 +10,6 @@ export * from './sync-attempt.ts';
 export * from './expire-payment-intents.ts';
 export * from './payment-method-flows.ts';
 export * from './customer-flows.ts';
+export * from './webhook-endpoint-flows.ts';
+export * from './webhook-delivery.ts';
+export * from './event-outbox.ts';

@@ -1,7 +1,7 @@
 /** What flows need from the process: handles wired once in main.ts (or a test) and passed down. */
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
-import type { Db, WriteBatcher, WriteSet } from '../db/index.ts';
+import type { Db, Executor, WriteBatcher, WriteSet } from '../db/index.ts';
 import type { ChannelRegistry } from '../channels/registry.ts';
 import type { IdempotencyScope } from '../idempotency/index.ts';
 import { AppError, type Tenant } from '../kernel/index.ts';
@@ -18,12 +18,23 @@ export interface Services {
   /** Asks the worker to query an unknown attempt at `runAt` (best effort; a sweeper is the backstop). */
   readonly scheduleSync: (attemptId: string, runAt: Date) => void;
   readonly metrics: FlowMetrics;
+  /** Adds background jobs inside the caller's transaction: a job exists exactly when the rows it works on do. */
+  readonly enqueueInTransaction: (executor: Executor, jobs: readonly JobSpec[]) => Promise<void>;
+}
+
+export interface JobSpec {
+  readonly task: 'deliver_webhook';
+  readonly payload: Readonly<Record<string, unknown>>;
+  readonly runAt?: Date | undefined;
+  /** At most one pending job per key (graphile-worker job keys); a running one is left alone. */
+  readonly jobKey?: string | undefined;
 }
 
 export interface FlowMetrics {
   paymentOutcome(labels: { status: string; method: string; channel: string }): void;
   ledgerTransfers(count: number): void;
   integrityMismatch(channel: string): void;
+  webhookAttempt(labels: { outcome: 'succeeded' | 'failed' }, durationMs: number): void;
 }
 
 export interface RequestContext {

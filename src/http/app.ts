@@ -19,6 +19,7 @@ import { customerRoutes } from './routes/v1/customers.ts';
 import { refundRoutes } from './routes/v1/refunds.ts';
 import { balanceRoutes } from './routes/v1/balance.ts';
 import { eventRoutes } from './routes/v1/events.ts';
+import { webhookEndpointRoutes } from './routes/v1/webhook-endpoints.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -141,6 +142,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     await v1.register(refundRoutes, { services });
     await v1.register(balanceRoutes, { services });
     await v1.register(eventRoutes, { services });
+    await v1.register(webhookEndpointRoutes, { services });
   }, { prefix: '/v1' });
 
   for (const plugin of options.extraPlugins ?? []) await plugin(app);

@@ -18,6 +18,7 @@ import { IdempotencyClaimTaken, type FlowResponse, type RequestContext, type Ser
 import { getPaymentIntent, serializePaymentIntent, getRefund, serializeRefund } from '../payments/index.ts';
 import { getCustomer, serializeCustomer } from '../customers/index.ts';
 import { getPaymentMethod, serializePaymentMethod } from '../payment-methods/index.ts';
+import { getWebhookEndpoint, serializeWebhookEndpoint } from '../webhooks/index.ts';
 import { toAppError } from './errors.ts';
 
 export async function runMutation(
@@ -155,6 +156,10 @@ async function currentResource(services: Services, tenant: { merchantId: string;
   if (id.startsWith('cus_')) {
     const row = await getCustomer(services.db, tenant, id, { includeDeleted: true });
     return row && serializeCustomer(row);
+  }
+  if (id.startsWith('we_')) {
+    const row = await getWebhookEndpoint(services.db, tenant, id);
+    return row && serializeWebhookEndpoint(row);
   }
   if (id.startsWith('pm_')) {
     const row = await getPaymentMethod(services.db, tenant, id);

@@ -1,4 +1,4 @@
-/** Prometheus metrics: HTTP by route and status with latency histograms, payments, ledger, batches. */
+/** Prometheus metrics: HTTP by route and status with latency histograms, payments, ledger, batches, webhooks. */
 import client from 'prom-client';
 import type { FlowMetrics } from '../flows/index.ts';
 
@@ -24,6 +24,13 @@ export function createMetrics(): Metrics {
   const mismatches = new client.Counter({ name: 'fenpay_channel_integrity_mismatch_total', help: 'Channel answers whose amount or currency did not match the attempt', labelNames: ['channel'], registers: [registry] });
   const batchSize = new client.Histogram({ name: 'fenpay_write_batch_size', help: 'Write sets per group commit', buckets: [1, 2, 5, 10, 25, 50, 100, 200, 400], registers: [registry] });
   const batchLatency = new client.Histogram({ name: 'fenpay_write_batch_duration_seconds', help: 'Group commit duration', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: [registry] });
+  const webhookAttempts = new client.Histogram({
+    name: 'fenpay_webhook_attempt_duration_seconds',
+    help: 'Webhook delivery attempts by outcome, with their duration',
+    labelNames: ['outcome'],
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
   return {
     registry,
     observeRequest(labels, seconds) {
@@ -43,6 +50,9 @@ export function createMetrics(): Metrics {
     },
     integrityMismatch(channel) {
       mismatches.inc({ channel });
+    },
+    webhookAttempt(labels, durationMs) {
+      webhookAttempts.observe(labels, durationMs / 1000);
     },
   };
 }

@@ -5,7 +5,9 @@
  * processes share it; a crontab entry restarts the chain if it ever breaks.
  */
 import { run, makeWorkerUtils, Logger as WorkerLogger, type Runner, type WorkerUtils, type TaskList } from 'graphile-worker';
+import { sql } from 'kysely';
 import type { Logger } from 'pino';
+import type { Executor } from '../db/index.ts';
 import { attemptsDueForSync, attemptsStuckInFlight, refundsPending } from '../payments/index.ts';
 import {
   expireAuthorizations,
@@ -14,6 +16,9 @@ import {
   recoverStuckCancel,
   recoverStuckCapture,
   syncAttempt,
+  deliverWebhook,
+  requeueOverdueDeliveries,
+  type JobSpec,
   type Services,
 } from '../flows/index.ts';
 import { pruneIdempotencyKeys } from '../idempotency/index.ts';
@@ -40,6 +45,10 @@ export function createTasks(services: Services): TaskList {
       const { attemptId } = payload as { attemptId: string };
       await syncAttempt(services, attemptId);
     },
+    deliver_webhook: async (payload) => {
+      const { deliveryId, manual } = payload as { deliveryId: string; manual?: boolean };
+      await deliverWebhook(services, deliveryId, { manual: manual === true });
+    },
     sweep: async (_payload, helpers) => {
       const now = services.now();
       for (const attempt of await attemptsDueForSync(services.db, { now, limit: 500 })) {
@@ -52,6 +61,7 @@ export function createTasks(services: Services): TaskList {
       for (const refund of await refundsPending(services.db, { createdBefore: stuckBefore, limit: 100 })) {
         await bestEffort(services, { refund: refund.id }, () => recoverPendingRefund(services, refund.id));
       }
+      await bestEffort(services, { job: 'requeue_webhooks' }, () => requeueOverdueDeliveries(services, { limit: 500 }));
       await expirePaymentIntents(services, { limit: 200 });
       await expireAuthorizations(services, { limit: 200 });
       await pruneIdempotencyKeys(services.db, { ttlHours: services.config.idempotencyTtlHours, now });
@@ -67,6 +77,22 @@ async function bestEffort(services: Services, fields: Record<string, string>, wo
   } catch (err) {
     services.logger.warn({ ...fields, err }, 'recovery attempt failed; will retry on the next sweep');
   }
+}
+
+/**
+ * Adds jobs through graphile-worker's SQL API inside the caller's transaction, so a job exists exactly
+ * when the rows it works on were committed.
+ */
+export async function enqueueInTransaction(executor: Executor, jobs: readonly JobSpec[]): Promise<void> {
+  if (jobs.length === 0) return;
+  const specs = jobs.map((job) => ({
+    identifier: job.task,
+    payload: job.payload,
+    run_at: job.runAt?.toISOString() ?? null,
+    max_attempts: 5,
+    job_key: job.jobKey ?? null,
+  }));
+  await sql`SELECT count(*) FROM graphile_worker.add_jobs((SELECT array_agg(s) FROM json_populate_recordset(NULL::graphile_worker.job_spec, ${JSON.stringify(specs)}::json) s))`.execute(executor);
 }
 
 export interface JobQueue {

@@ -55,6 +55,8 @@ export const errorCatalogue = {
   charge_already_refunded: { status: 400, type: 'invalid_request_error', description: 'The payment has been fully refunded already.' },
   refund_requires_succeeded_payment: { status: 400, type: 'invalid_request_error', description: 'Only a captured payment can be refunded.' },
   balance_insufficient: { status: 400, type: 'invalid_request_error', description: 'The merchant balance is too low to fund this refund.' },
+  webhook_url_not_allowed: { status: 400, type: 'invalid_request_error', description: 'The webhook URL is not allowed: live mode needs https and a public address.' },
+  webhook_endpoint_disabled: { status: 400, type: 'invalid_request_error', description: 'The webhook endpoint is disabled; enable it before redelivering.' },
   operation_not_supported: { status: 400, type: 'invalid_request_error', description: 'The channel does not support this operation.' },
   concurrent_update: { status: 409, type: 'invalid_request_error', description: 'The object was changed by another request at the same time; retry.' },
   // Card outcomes (402, as Stripe)

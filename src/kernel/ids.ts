@@ -19,6 +19,10 @@ export const idPrefixes = {
   transfer: 'tr',
   vaultToken: 'vt',
   request: 'req',
+  webhookEndpoint: 'we',
+  webhookSecret: 'whsk',
+  webhookDelivery: 'whdl',
+  webhookAttempt: 'what',
 } as const;
 
 export type IdKind = keyof typeof idPrefixes;

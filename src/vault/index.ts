@@ -58,6 +58,22 @@ export interface Vault {
   rotate(db: Db): Promise<number>;
   /** The fingerprint `seal` would give this card number (e.g. to look for a card already on file). */
   fingerprint(number: Secret<string>): string;
+  /**
+   * Seals a small secret that is not a card (a webhook signing secret, a channel credential) into one
+   * self-describing string `v1.<keyId>.<iv>.<ciphertext>.<tag>`, bound by AAD to its purpose, owner
+   * and merchant so a value copied onto another row does not open.
+   */
+  sealValue(value: Secret<string>, binding: ValueBinding): string;
+  openValue(sealed: string, binding: ValueBinding): Secret<string>;
+  /** Whether a sealed value is under a key other than the active one (and should be resealed). */
+  needsReseal(sealed: string): boolean;
+}
+
+/** What a sealed value belongs to; all three must match to open it. */
+export interface ValueBinding {
+  readonly purpose: string;
+  readonly ownerId: string;
+  readonly merchantId: string;
 }
 
 /** The stored ciphertext failed authentication: the row was altered, or a key is wrong. A bug-class failure (500). */
@@ -108,6 +124,10 @@ function panAad(token: string, merchantId: string): Buffer {
 
 function dataKeyAad(token: string, merchantId: string, keyId: string): Buffer {
   return Buffer.from(JSON.stringify(['fenpay.vault.v1', 'data_key', token, merchantId, keyId]), 'utf8');
+}
+
+function valueAad(binding: ValueBinding, keyId: string): Buffer {
+  return Buffer.from(JSON.stringify(['fenpay.vault.v1', 'value', binding.purpose, binding.ownerId, binding.merchantId, keyId]), 'utf8');
 }
 
 function toBase62(bytes: Buffer, length: number): string {
@@ -217,6 +237,35 @@ export function createVault(options: VaultOptions): Vault {
       } finally {
         dataKey.fill(0);
       }
+    },
+
+    sealValue(value, binding) {
+      const plaintext = Buffer.from(value.reveal(), 'utf8');
+      try {
+        const sealed = encrypt(activeKey, plaintext, valueAad(binding, activeKeyId));
+        return ['v1', activeKeyId, sealed.iv.toString('base64url'), sealed.ciphertext.toString('base64url'), sealed.authTag.toString('base64url')].join('.');
+      } finally {
+        plaintext.fill(0);
+      }
+    },
+
+    openValue(sealed, binding) {
+      const parts = sealed.split('.');
+      if (parts.length !== 5 || parts[0] !== 'v1') throw new VaultIntegrityError(`sealed ${binding.purpose} of ${binding.ownerId} is malformed`);
+      const keyId = parts[1]!;
+      const plaintext = decrypt(
+        keyFor(keyId, binding.ownerId),
+        { iv: Buffer.from(parts[2]!, 'base64url'), ciphertext: Buffer.from(parts[3]!, 'base64url'), authTag: Buffer.from(parts[4]!, 'base64url') },
+        valueAad(binding, keyId),
+      );
+      if (plaintext === undefined) throw new VaultIntegrityError(`sealed ${binding.purpose} of ${binding.ownerId} failed authentication`);
+      const value = plaintext.toString('utf8');
+      plaintext.fill(0);
+      return new Secret(value);
+    },
+
+    needsReseal(sealed) {
+      return sealed.split('.')[1] !== activeKeyId;
     },
 
     async rotate(db) {
