@@ -16,6 +16,7 @@ import { connectDatabase, migrateToLatest } from './db/index.ts';
 import { createMerchant, issueApiKey, listMerchants, revokeApiKey } from './merchants/index.ts';
 import { createVault } from './vault/index.ts';
 import { auditLedger } from './ledger/index.ts';
+import { resealWebhookSecrets } from './flows/index.ts';
 
 async function main(): Promise<number> {
   const [command, ...rest] = process.argv.slice(2);
@@ -83,6 +84,7 @@ async function main(): Promise<number> {
       case 'vault:rotate': {
         const vault = createVault({ keys: config.vaultKeys, activeKeyId: config.vaultActiveKeyId, ...(config.vaultFingerprintKey ? { fingerprintKey: config.vaultFingerprintKey } : {}) });
         console.log(`re-wrapped ${await vault.rotate(database.db)} cards under key ${config.vaultActiveKeyId}`);
+        console.log(`resealed ${await resealWebhookSecrets(database.db, vault)} webhook signing secrets under key ${config.vaultActiveKeyId}`);
         return 0;
       }
       case 'ledger:audit': {

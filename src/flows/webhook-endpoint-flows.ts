@@ -13,6 +13,8 @@ import {
   type WebhookEndpointRow,
 } from '../webhooks/index.ts';
 import type { Config } from '../config/index.ts';
+import type { Db } from '../db/index.ts';
+import type { Vault } from '../vault/index.ts';
 import { commit, retryOnConflict, type RequestContext, type Services } from './services.ts';
 
 export interface WebhookEndpointFields {
@@ -236,14 +238,14 @@ export async function rollWebhookSecret(services: Services, ctx: RequestContext,
 }
 
 /** Reseals webhook secrets still under an older vault key (part of `vault:rotate`). */
-export async function resealWebhookSecrets(services: Services): Promise<number> {
+export async function resealWebhookSecrets(db: Db, vault: Vault): Promise<number> {
   let moved = 0;
-  const rows = await services.db.selectFrom('webhook_endpoint_secrets').select(['id', 'merchant_id', 'sealed']).execute();
+  const rows = await db.selectFrom('webhook_endpoint_secrets').select(['id', 'merchant_id', 'sealed']).execute();
   for (const row of rows) {
-    if (!services.vault.needsReseal(row.sealed)) continue;
+    if (!vault.needsReseal(row.sealed)) continue;
     const binding = { purpose: secretPurpose, ownerId: row.id, merchantId: row.merchant_id };
-    const sealed = services.vault.sealValue(services.vault.openValue(row.sealed, binding), binding);
-    const result = await services.db.updateTable('webhook_endpoint_secrets').set({ sealed }).where('id', '=', row.id).where('sealed', '=', row.sealed).executeTakeFirst();
+    const sealed = vault.sealValue(vault.openValue(row.sealed, binding), binding);
+    const result = await db.updateTable('webhook_endpoint_secrets').set({ sealed }).where('id', '=', row.id).where('sealed', '=', row.sealed).executeTakeFirst();
     moved += Number(result.numUpdatedRows);
   }
   return moved;
