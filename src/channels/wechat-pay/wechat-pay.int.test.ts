@@ -286,7 +286,12 @@ describe.each<WechatPayKeyMode>(['public_key', 'platform_certificate'])('WeChat 
     const deliveries = receiver.received.filter((r) => r.verdict.ok && r.verdict.notification.orderNo === request.orderNo);
     expect(deliveries.map((d) => d.answeredStatus)).toEqual([500, 500, 500, 204]);
     expect(new Set(notificationsFor(request.orderNo).map((n) => n.notificationId)).size).toBe(1);
-    const log = emulator.notifications().filter((d) => d.id === notificationsFor(request.orderNo)[0]?.notificationId);
+    const id = notificationsFor(request.orderNo)[0]?.notificationId;
+    // The emulator logs an attempt once it has read our answer, a moment after we sent it.
+    const log = await until(() => {
+      const attempts = emulator.notifications().filter((d) => d.id === id);
+      return attempts.length >= 4 ? attempts : undefined;
+    }, 'four logged attempts');
     expect(log.map((d) => [d.attempt, d.status])).toEqual([
       [1, 500],
       [2, 500],
