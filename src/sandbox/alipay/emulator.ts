@@ -158,6 +158,7 @@ export function createAlipayEmulator(options: AlipayEmulatorOptions): AlipayEmul
     billUrlTtlMs: 30_000,
   });
   const hung = new Set<() => void>();
+  let stopped = false;
   let sweep: NodeJS.Timeout | undefined;
   const sweepIntervalMs = options.sweepIntervalMs ?? 1_000;
   if (sweepIntervalMs > 0) {
@@ -228,7 +229,8 @@ export function createAlipayEmulator(options: AlipayEmulatorOptions): AlipayEmul
         reply.raw.destroy();
         resolve();
       };
-      const timer = setTimeout(release, hangMs);
+      // After stop() nothing is held: the connection drops at once.
+      const timer = setTimeout(release, stopped ? 0 : hangMs);
       hung.add(release);
     });
   }
@@ -426,6 +428,7 @@ export function createAlipayEmulator(options: AlipayEmulatorOptions): AlipayEmul
     },
     notifications: () => notifier.records(),
     stop() {
+      stopped = true;
       if (sweep !== undefined) clearInterval(sweep);
       notifier.stop();
       for (const release of [...hung]) release();
