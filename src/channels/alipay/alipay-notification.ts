@@ -29,6 +29,12 @@ export function parseForm(rawBody: Buffer): Record<string, string> | undefined {
   return fields;
 }
 
+/** A field Alipay sent with a value; an empty value is as good as absent. */
+function present(fields: Readonly<Record<string, string>>, key: string): string | undefined {
+  const value = fields[key];
+  return value === undefined || value === '' ? undefined : value;
+}
+
 function paymentOutcome(fields: Readonly<Record<string, string>>, tradeNo: string): ChannelOutcome {
   const status = fields.trade_status;
   if (!isKnownTradeStatus(status)) return { status: 'processing', reference: tradeNo, reason: `unknown alipay trade_status ${JSON.stringify(status ?? null)}` };
@@ -37,7 +43,7 @@ function paymentOutcome(fields: Readonly<Record<string, string>>, tradeNo: strin
     case 'paid':
       return paid(tradeNo, fields.total_amount);
     case 'closed':
-      return fields.gmt_payment === undefined ? { status: 'canceled', reference: tradeNo } : paid(tradeNo, fields.total_amount);
+      return present(fields, 'gmt_payment') === undefined ? { status: 'canceled', reference: tradeNo } : paid(tradeNo, fields.total_amount);
     case 'waiting':
       // Not notified by default; if it comes, it says nothing final.
       return { status: 'processing', reference: tradeNo, reason: 'alipay notified WAIT_BUYER_PAY' };
@@ -62,13 +68,13 @@ export function parseAlipayNotification(options: {
   if (!options.verify(fields)) return reject('signature does not verify');
   // A valid signature from Alipay for another app is still not ours.
   if (fields.app_id !== options.appId) return reject('notification for another app id');
-  const notificationId = fields.notify_id;
-  const orderNo = fields.out_trade_no;
-  const tradeNo = fields.trade_no;
+  const notificationId = present(fields, 'notify_id');
+  const orderNo = present(fields, 'out_trade_no');
+  const tradeNo = present(fields, 'trade_no');
   if (notificationId === undefined || orderNo === undefined || tradeNo === undefined) return reject('notification lacks notify_id, out_trade_no or trade_no');
-  const refundNo = fields.out_biz_no;
+  const refundNo = present(fields, 'out_biz_no');
   let notification: ChannelNotification;
-  if (refundNo !== undefined && (fields.refund_fee !== undefined || fields.gmt_refund !== undefined)) {
+  if (refundNo !== undefined && (present(fields, 'refund_fee') !== undefined || present(fields, 'gmt_refund') !== undefined)) {
     // refund_fee is cumulative, so it is not this refund's amount; the refund is confirmed, amount unknown.
     notification = { kind: 'refund', notificationId, orderNo, refundNo, amount: undefined, outcome: { status: 'succeeded', reference: tradeNo } };
   } else {
