@@ -445,7 +445,8 @@ function literal(types: ColumnTypes, table: string, column: string, value: unkno
       return `'${date.toISOString()}'::timestamptz`;
     }
     case 'jsonb':
-      return `${quote(JSON.stringify(value))}::jsonb`;
+    case 'json':
+      return `${quote(JSON.stringify(value))}::${udt}`;
     case '_text':
       if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) throw new AssertionError(`${table}.${column} expects a list of strings`);
       return value.length === 0 ? `'{}'::text[]` : `ARRAY[${value.map((v: string) => quote(v)).join(', ')}]::text[]`;
