@@ -9,7 +9,16 @@
  *   GET|POST <prefix>/cashier/:token               the buyer's page: action=approve|decline|walk_away
  *   GET      <prefix>/downloadBillFile.resource    the bill zip (URL from bill.downloadurl.query, 30 s)
  *   GET      <prefix>/health                       {"status":"ok"} or 503 during an outage
- *   …        <prefix>/_control/…                   fault switches and inspection (see controlRoutes)
+ *   GET      <prefix>/_control/faults              pending fault switches
+ *   POST     <prefix>/_control/faults              JSON {kind, count?, method?, applied?}; kind is http_5xx, timeout,
+ *                                                  bad_signature, system_error, duplicate, out_of_order, unreachable,
+ *                                                  or {kind: "outage", on: true|false}
+ *   DELETE   <prefix>/_control/faults              clear every switch
+ *   GET      <prefix>/_control/trades/:outTradeNo  the trade as the emulator sees it
+ *   POST     <prefix>/_control/trades/:outTradeNo/:action   scan | approve | decline | walk_away
+ *   GET      <prefix>/_control/notifications       every notification and its delivery attempts
+ *
+ * The control API is unauthenticated, like the rest of the sandbox: register the plugin in test mode only.
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Secret } from '../../kernel/index.ts';
