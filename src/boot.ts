@@ -11,10 +11,17 @@ import { connectDatabase, migrateToLatest, startEmbeddedPostgres, WriteBatcher, 
 import { ChannelRegistry } from './channels/registry.ts';
 import { createSandboxCardChannel } from './channels/sandbox-card/index.ts';
 import { createSandboxCardAcquirer, sandboxCardPages } from './sandbox/cards/index.ts';
+import { createAlipayEmulator } from './sandbox/alipay/index.ts';
+import { createWechatPayEmulator } from './sandbox/wechat-pay/index.ts';
+import { createUnionPayEmulator } from './sandbox/unionpay/index.ts';
+import { createAlipayChannel } from './channels/alipay/index.ts';
+import { createWechatPayChannel } from './channels/wechat-pay/index.ts';
+import { createUnionPayChannel } from './channels/unionpay/index.ts';
+import type { ChannelAdapter } from './channels/channel.ts';
 import { createVault } from './vault/index.ts';
 import { ApiKeyAuthenticator } from './merchants/index.ts';
 import { getAttemptByOrderNo } from './payments/index.ts';
-import { syncAttempt, type Services } from './flows/index.ts';
+import { channelNotifyUrl, syncAttempt, type Services } from './flows/index.ts';
 import { buildApp } from './http/app.ts';
 import { createMetrics, type Metrics } from './http/metrics.ts';
 import { connectJobQueue, enqueueInTransaction, startWorker, type JobQueue } from './jobs/worker.ts';
@@ -83,7 +90,24 @@ export async function startFenpay(options: StartOptions): Promise<Fenpay> {
       if (attempt) await syncAttempt(wired.services, attempt.id);
     },
   });
-  const channels = new ChannelRegistry([createSandboxCardChannel({ acquirer })]);
+  // Test mode's wallet channels: the real adapters, talking over HTTP to the providers' emulators
+  // served by this same process under /sandbox/… (live mode needs the merchant's own credentials).
+  const emulatorOptions = { publicUrl: config.publicUrl, now, clockScale: config.sandboxClockScale };
+  const alipayEmulator = createAlipayEmulator(emulatorOptions);
+  const wechatPayEmulator = createWechatPayEmulator(emulatorOptions);
+  const unionPayEmulator = await createUnionPayEmulator(emulatorOptions);
+  const notifyUrlOf = (channelId: string) => channelNotifyUrl(config.publicUrl, channelId);
+  const channels = new ChannelRegistry([
+    createSandboxCardChannel({ acquirer }),
+    testModeOnly(createAlipayChannel({ credentials: { ...alipayEmulator.credentials(), notifyUrl: notifyUrlOf('alipay') } })),
+    testModeOnly(createWechatPayChannel({ credentials: wechatPayEmulator.credentials(), notifyUrl: notifyUrlOf('wechat_pay'), now })),
+    createUnionPayChannel({ test: unionPayEmulator.credentials(), notifyUrl: notifyUrlOf('unionpay'), now }),
+  ]);
+  const stopEmulators = () => {
+    alipayEmulator.stop();
+    wechatPayEmulator.stop();
+    unionPayEmulator.stop();
+  };
 
   const queue: JobQueue | undefined = options.withoutJobQueue ? undefined : await connectJobQueue({ connectionString: url, logger });
   const services: Services = {
@@ -121,7 +145,12 @@ export async function startFenpay(options: StartOptions): Promise<Fenpay> {
         await database.pool.query('SELECT 1');
         return true;
       },
-      extraPlugins: [async (instance) => instance.register(sandboxCardPages, { acquirer })],
+      extraPlugins: [
+        async (instance) => instance.register(sandboxCardPages, { acquirer }),
+        async (instance) => instance.register(alipayEmulator.plugin),
+        async (instance) => instance.register(wechatPayEmulator.plugin),
+        async (instance) => instance.register(unionPayEmulator.plugin),
+      ],
     });
   }
 
@@ -141,8 +170,30 @@ export async function startFenpay(options: StartOptions): Promise<Fenpay> {
       for (const loop of loops) await loop.stop();
       if (worker) await worker.stop();
       await queue?.stop();
+      stopEmulators();
       await database.close();
       await embedded?.stop();
     },
+  };
+}
+
+/** An adapter limited to test mode: here it holds only the emulator's credentials. */
+function testModeOnly(adapter: ChannelAdapter): ChannelAdapter {
+  const limited: ChannelAdapter = {
+    id: adapter.id,
+    displayName: adapter.displayName,
+    paymentMethodTypes: adapter.paymentMethodTypes,
+    modes: ['test'],
+    capabilities: adapter.capabilities,
+    authorize: (request) => adapter.authorize(request),
+    query: (order) => adapter.query(order),
+    capture: (request) => adapter.capture(request),
+    cancel: (order) => adapter.cancel(order),
+    refund: (request) => adapter.refund(request),
+  };
+  return {
+    ...limited,
+    ...(adapter.queryRefund ? { queryRefund: (request) => adapter.queryRefund!(request) } : {}),
+    ...(adapter.parseNotification ? { parseNotification: (request) => adapter.parseNotification!(request) } : {}),
   };
 }

@@ -408,6 +408,8 @@ describe('isolation of merchants', () => {
     kysely_migration_lock: 'migration bookkeeping',
     sandbox_card_orders: "the sandbox acquirer's own memory (an external system)",
     sandbox_card_operations: "the sandbox acquirer's own memory (an external system)",
+    channel_notifications: "a provider's message as received, stored before it is known whose it is",
+    event_cursors: 'positions of the outbox readers, one per reader for all merchants',
   };
   /** Tables where merchant_id may be NULL, and which rows may have it so. */
   const platformRows: Record<string, string> = {

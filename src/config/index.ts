@@ -32,6 +32,8 @@ export interface Config {
   readonly idempotencyLockTimeoutSeconds: number;
   readonly channelFeeBps: ReadonlyMap<string, bigint>;
   readonly syncTimeoutCardDelaySeconds: number;
+  /** The sandbox emulators' notification retry schedules run this many times faster than the providers'. */
+  readonly sandboxClockScale: number;
   readonly shutdownTimeoutMs: number;
   readonly seedDemo: boolean;
   readonly workerConcurrency: number;
@@ -149,7 +151,7 @@ export function loadConfig(env: Env = process.env): Config {
   }
 
   // Per-channel fee rates in basis points: "sandbox_card=290,alipay=60".
-  const channelFeeBps = new Map<string, bigint>([['sandbox_card', 290n]]);
+  const channelFeeBps = new Map<string, bigint>([['sandbox_card', 290n], ['alipay', 60n], ['wechat_pay', 60n], ['unionpay', 60n]]);
   const feesRaw = env.CHANNEL_FEE_BPS;
   if (feesRaw !== undefined && feesRaw !== '') {
     for (const part of feesRaw.split(',')) {
@@ -201,6 +203,7 @@ export function loadConfig(env: Env = process.env): Config {
     idempotencyLockTimeoutSeconds: int('IDEMPOTENCY_LOCK_TIMEOUT_SECONDS', 60, 1, 3600),
     channelFeeBps,
     syncTimeoutCardDelaySeconds: int('SANDBOX_TIMEOUT_CARD_SETTLE_SECONDS', 5, 0, 3600),
+    sandboxClockScale: int('SANDBOX_CLOCK_SCALE', 1, 1, 100_000),
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
     seedDemo: bool('FENPAY_SEED_DEMO', !production),
     workerConcurrency: int('WORKER_CONCURRENCY', 4, 1, 64),

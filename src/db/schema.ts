@@ -100,6 +100,7 @@ export interface PaymentIntentsTable {
   amount_refunded: Defaulted<bigint>;
   latest_attempt_id: string | null;
   next_action: Json<Record<string, unknown> | null>;
+  payment_method_options: Json<Record<string, Record<string, string>>>;
   last_payment_error: Json<Record<string, unknown> | null>;
   cancellation_reason: string | null;
   canceled_at: Date | null;
@@ -230,6 +231,23 @@ export interface WebhookDeliveryAttemptsTable {
   response_snippet: string | null;
 }
 
+export interface ChannelNotificationsTable {
+  id: string;
+  channel: string;
+  notification_id: string;
+  kind: 'payment' | 'refund';
+  order_no: string;
+  refund_no: string | null;
+  outcome: Json<Record<string, unknown>>;
+  raw_body: string;
+  headers: Json<Record<string, string>>;
+  received_count: Defaulted<number>;
+  status: 'received' | 'processed' | 'ignored';
+  result: string | null;
+  received_at: Timestamp;
+  processed_at: Date | null;
+}
+
 export interface IdempotencyKeysTable {
   merchant_id: string;
   livemode: boolean;
@@ -302,6 +320,7 @@ export interface Database {
   webhook_endpoint_secrets: WebhookEndpointSecretsTable;
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_delivery_attempts: WebhookDeliveryAttemptsTable;
+  channel_notifications: ChannelNotificationsTable;
 }
 
 export type Generatedless = Generated<never>;

@@ -110,8 +110,11 @@ export function buildOutcomeApplication(
       const delay = nextSyncDelaySeconds(Math.max(attempt.sync_count, 4));
       syncAt = delay === undefined ? undefined : new Date(now.getTime() + delay * 1000);
       nextAttempt = nextVersion(attempt, { status: 'requires_action', channel_reference: outcome.reference, next_sync_at: syncAt ?? null }, now);
-      const nextAction = nextActionBody(outcome.action, intent.return_url);
-      nextIntent = lateOnClosedIntent ? intent : nextVersion(intent, { status: 'requires_action', next_action: nextAction }, now);
+      // A payer already asked to act keeps the action first shown (the QR on screen); a query that
+      // re-describes it (Alipay can only offer a fresh page URL) must not swap it.
+      const keep = attempt.status === 'requires_action' && intent.status === 'requires_action' && intent.next_action !== null;
+      const nextAction = keep ? intent.next_action : nextActionBody(outcome.action, { channel: attempt.channel, attemptId: attempt.id, returnUrl: intent.return_url, publicUrl: services.config.publicUrl });
+      nextIntent = lateOnClosedIntent || keep ? intent : nextVersion(intent, { status: 'requires_action', next_action: nextAction }, now);
       if (!lateOnClosedIntent && intent.status !== 'requires_action') events.push('payment_intent.requires_action');
       break;
     }
@@ -196,16 +199,34 @@ export function chargeObject(attempt: AttemptRow, intent: PaymentIntentRow): { i
   };
 }
 
-/** Stripe's `next_action` for what the channel asks the payer to do; Fenpay extensions are prefixed `fenpay_`. */
-function nextActionBody(action: NextAction, returnUrl: string | null): Record<string, unknown> {
+/**
+ * Stripe's `next_action` for what the channel asks the payer to do: Stripe's own shapes where Stripe
+ * has one (`alipay_handle_redirect`, `wechat_pay_display_qr_code`, `redirect_to_url`), Fenpay
+ * extensions prefixed `fenpay_` otherwise. A browser form (UnionPay) becomes a redirect to a Fenpay
+ * page that posts it, so a merchant handles it like any redirect.
+ */
+function nextActionBody(action: NextAction, at: { channel: string; attemptId: string; returnUrl: string | null; publicUrl: string }): Record<string, unknown> {
   switch (action.type) {
     case 'redirect_to_url':
-      return { type: 'redirect_to_url', redirect_to_url: { url: action.url, return_url: returnUrl } };
+      if (at.channel === 'alipay') {
+        return { type: 'alipay_handle_redirect', alipay_handle_redirect: { native_data: null, native_url: null, return_url: at.returnUrl, url: action.url } };
+      }
+      return { type: 'redirect_to_url', redirect_to_url: { url: action.url, return_url: at.returnUrl } };
     case 'display_qr_code':
+      if (at.channel === 'wechat_pay') {
+        return {
+          type: 'wechat_pay_display_qr_code',
+          wechat_pay_display_qr_code: { data: action.data, hosted_instructions_url: null, image_data_url: action.imageUrl ?? null, image_url_png: null, image_url_svg: null },
+        };
+      }
       return { type: 'display_qr_code', display_qr_code: { data: action.data, image_url_png: action.imageUrl ?? null } };
     case 'sdk_params':
       return { type: 'fenpay_sdk_params', fenpay_sdk_params: action.params };
     case 'post_form':
-      return { type: 'fenpay_post_form', fenpay_post_form: { url: action.url, fields: action.fields } };
+      return {
+        type: 'redirect_to_url',
+        redirect_to_url: { url: `${at.publicUrl}/pay/forward/${at.attemptId}`, return_url: at.returnUrl },
+        fenpay_post_form: { url: action.url, fields: action.fields },
+      };
   }
 }

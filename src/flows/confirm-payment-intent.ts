@@ -5,7 +5,7 @@
  * and nothing is charged twice, because a new attempt is only possible once this one is final.
  */
 import { AppError, newId, type Secret } from '../kernel/index.ts';
-import type { AuthorizeRequest, ChannelOutcome } from '../channels/channel.ts';
+import type { AuthorizeRequest, ChannelOutcome, PaymentFlow } from '../channels/channel.ts';
 import type { WriteSet } from '../db/index.ts';
 import { eventRow } from '../events/index.ts';
 import {
@@ -20,13 +20,15 @@ import {
 } from '../payments/index.ts';
 import type { PaymentMethodRow } from '../payment-methods/index.ts';
 import { buildOutcomeApplication, type FlowResponse } from './apply-attempt-outcome.ts';
-import { resolvePaymentMethod, type BuiltPaymentMethod } from './payment-method-flows.ts';
+import { buildWalletPaymentMethod, checkPaymentMethodOptions, resolvePaymentMethod, type BuiltPaymentMethod, type PaymentMethodData, type PaymentMethodOptions } from './payment-method-flows.ts';
 import { commit, mergeWriteSets, retryOnConflict, VersionConflict, type RequestContext, type Services } from './services.ts';
 
 export interface ConfirmInput {
   readonly paymentMethodId: string | undefined;
   readonly returnUrl: string | undefined;
   readonly receiptEmail: string | undefined;
+  readonly paymentMethodData?: PaymentMethodData | undefined;
+  readonly paymentMethodOptions?: PaymentMethodOptions | undefined;
 }
 
 /** How long a freshly sent attempt may stay unanswered before the sync job asks the channel. */
@@ -50,12 +52,21 @@ export async function confirmPaymentIntent(services: Services, ctx: RequestConte
     const intent = await getPaymentIntent(services.db, ctx.tenant, id);
     if (!intent) throw new AppError('resource_missing', { param: 'intent', message: `No such payment_intent: '${id}'` });
     if (!confirmableStatuses.includes(intent.status)) throw unexpectedState(intent, 'confirmed');
+    if (input.paymentMethodId !== undefined && input.paymentMethodData !== undefined) {
+      throw new AppError('parameter_invalid', { param: 'payment_method_data', message: 'You cannot pass both payment_method and payment_method_data.' });
+    }
+    const options = input.paymentMethodOptions === undefined ? undefined : { ...intent.payment_method_options, ...checkPaymentMethodOptions(input.paymentMethodOptions, intent.payment_method_types) };
+    const withOptions = options === undefined ? intent : { ...intent, payment_method_options: options };
+    if (input.paymentMethodData !== undefined) {
+      const paymentMethod = buildWalletPaymentMethod(services, ctx, { ...input.paymentMethodData, param: 'payment_method_data[type]' });
+      return await startAttempt(services, ctx, { intent: withOptions, paymentMethod, isNew: false, returnUrl: input.returnUrl, receiptEmail: input.receiptEmail, extraWrites: {} });
+    }
     const paymentMethodId = input.paymentMethodId ?? intent.payment_method_id;
     if (paymentMethodId === null || paymentMethodId === undefined) {
       throw new AppError('payment_method_required', { param: 'payment_method', message: 'You cannot confirm this PaymentIntent because it is missing a payment method.' });
     }
     const paymentMethod = await resolvePaymentMethod(services, ctx, { paymentMethodId, customerId: intent.customer_id, param: 'payment_method' });
-    return await startAttempt(services, ctx, { intent, paymentMethod, isNew: false, returnUrl: input.returnUrl, receiptEmail: input.receiptEmail, extraWrites: {} });
+    return await startAttempt(services, ctx, { intent: withOptions, paymentMethod, isNew: false, returnUrl: input.returnUrl, receiptEmail: input.receiptEmail, extraWrites: {} });
   });
   return await finishAttempt(services, ctx, started);
 }
@@ -155,7 +166,7 @@ export async function startAttempt(
 
 /** Phases 2 and 3: ask the channel, then book its answer (with the idempotent response). */
 export async function finishAttempt(services: Services, ctx: RequestContext, started: StartedAttempt): Promise<FlowResponse> {
-  const outcome = await authorizeAtChannel(services, started);
+  const outcome = await authorizeAtChannel(services, ctx, started);
   let intent = started.intent;
   let attempt = started.attempt;
   const response = await retryOnConflict(async () => {
@@ -185,7 +196,22 @@ export async function finishAttempt(services: Services, ctx: RequestContext, sta
   return response;
 }
 
-async function authorizeAtChannel(services: Services, started: StartedAttempt): Promise<ChannelOutcome> {
+/** Where a channel posts its asynchronous notifications (unauthenticated; verified by the channel's signature). */
+export function channelNotifyUrl(publicUrl: string, channelId: string): string {
+  return `${publicUrl}/notify/${channelId}`;
+}
+
+/** The wallet flow from the intent's options: Fenpay's explicit `fenpay_flow`, else WeChat Pay's `client`. */
+function walletFlow(intent: PaymentIntentRow, type: string): PaymentFlow | undefined {
+  const options = intent.payment_method_options[type] ?? {};
+  const explicit = options.fenpay_flow as PaymentFlow | undefined;
+  if (explicit !== undefined) return explicit;
+  if (type === 'wechat_pay') return ({ web: 'qr', mobile: 'wap', ios: 'app', android: 'app' } as const)[options.client as 'web'] ?? 'qr';
+  if (type === 'alipay' || type === 'unionpay') return 'page';
+  return undefined;
+}
+
+async function authorizeAtChannel(services: Services, ctx: RequestContext, started: StartedAttempt): Promise<ChannelOutcome> {
   const { attempt, intent, paymentMethod } = started;
   const channel = services.channels.get(attempt.channel);
   if (!channel) return { status: 'processing', reference: undefined, reason: 'channel_unavailable' };
@@ -199,6 +225,11 @@ async function authorizeAtChannel(services: Services, started: StartedAttempt): 
       description: intent.description ?? undefined,
       returnUrl: intent.return_url ?? undefined,
       livemode: intent.livemode,
+      flow: walletFlow(intent, paymentMethod.row.type),
+      notifyUrl: channelNotifyUrl(services.config.publicUrl, channel.id),
+      subject: intent.description ?? intent.statement_descriptor ?? `Order ${intent.id}`,
+      payer: { clientIp: ctx.clientIp, openId: intent.payment_method_options.wechat_pay?.fenpay_openid },
+      expiresAt: intent.expires_at,
     };
     return await channel.authorize(request);
   } catch (error) {

@@ -6,7 +6,7 @@ import { eventRow } from '../events/index.ts';
 import { serializePaymentIntent, type PaymentIntentRow } from '../payments/index.ts';
 import type { FlowResponse } from './apply-attempt-outcome.ts';
 import { finishAttempt, startAttempt } from './confirm-payment-intent.ts';
-import { resolvePaymentMethod } from './payment-method-flows.ts';
+import { buildWalletPaymentMethod, checkPaymentMethodOptions, resolvePaymentMethod, type PaymentMethodData, type PaymentMethodOptions } from './payment-method-flows.ts';
 import { commit, type RequestContext, type Services } from './services.ts';
 
 export interface CreatePaymentIntentInput {
@@ -23,6 +23,9 @@ export interface CreatePaymentIntentInput {
   readonly returnUrl: string | undefined;
   readonly metadata: MetadataPatch | undefined;
   readonly confirm: boolean;
+  /** Stripe's `payment_method_data`: a PaymentMethod made inline (wallet types such as alipay, wechat_pay). */
+  readonly paymentMethodData?: PaymentMethodData | undefined;
+  readonly paymentMethodOptions?: PaymentMethodOptions | undefined;
 }
 
 export async function createPaymentIntent(services: Services, ctx: RequestContext, input: CreatePaymentIntentInput): Promise<FlowResponse> {
@@ -35,10 +38,15 @@ export async function createPaymentIntent(services: Services, ctx: RequestContex
     const customer = await getCustomer(services.db, ctx.tenant, input.customerId);
     if (!customer) throw new AppError('resource_missing', { param: 'customer', message: `No such customer: '${input.customerId}'` });
   }
+  if (input.paymentMethodId !== undefined && input.paymentMethodData !== undefined) {
+    throw new AppError('parameter_invalid', { param: 'payment_method_data', message: 'You cannot pass both payment_method and payment_method_data.' });
+  }
   const paymentMethod =
-    input.paymentMethodId === undefined
-      ? undefined
-      : await resolvePaymentMethod(services, ctx, { paymentMethodId: input.paymentMethodId, customerId: input.customerId ?? null, param: 'payment_method' });
+    input.paymentMethodData !== undefined
+      ? buildWalletPaymentMethod(services, ctx, { ...input.paymentMethodData, param: 'payment_method_data[type]' })
+      : input.paymentMethodId === undefined
+        ? undefined
+        : await resolvePaymentMethod(services, ctx, { paymentMethodId: input.paymentMethodId, customerId: input.customerId ?? null, param: 'payment_method' });
   if (input.confirm && paymentMethod === undefined) {
     throw new AppError('payment_method_required', { param: 'payment_method', message: 'You cannot confirm this PaymentIntent because it is missing a payment method.' });
   }
@@ -67,6 +75,7 @@ export async function createPaymentIntent(services: Services, ctx: RequestContex
     amount_refunded: 0n,
     latest_attempt_id: null,
     next_action: null,
+    payment_method_options: checkPaymentMethodOptions(input.paymentMethodOptions, input.paymentMethodTypes),
     last_payment_error: null,
     cancellation_reason: null,
     canceled_at: null,

@@ -27,7 +27,8 @@ import {
 } from '../payments/index.ts';
 import { chargeObject, type FlowResponse } from './apply-attempt-outcome.ts';
 import { findOpenPendingTransfer } from '../ledger/index.ts';
-import { commit, mergeWriteSets, retryOnConflict, type RequestContext, type Services } from './services.ts';
+import { commit, mergeWriteSets, retryOnConflict, systemContext, type RequestContext, type Services } from './services.ts';
+import type { OperationOutcome } from '../channels/channel.ts';
 
 export interface CreateRefundInput {
   readonly paymentIntentId: string | undefined;
@@ -159,13 +160,18 @@ export async function settleRefund(
   input: { refund: RefundRow; hold: PendingTransfer; outcome: { status: 'succeeded' | 'processing' | 'failed'; message?: string } },
 ): Promise<FlowResponse> {
   const tenant = ctx.tenant;
-  const { refund, hold, outcome } = input;
+  const { hold, outcome } = input;
   const scope = ctx.idempotency;
   if (outcome.status === 'processing') {
-    const body = serializeRefund(refund);
+    const body = serializeRefund(input.refund);
     return { status: 200, body };
   }
+  let first = true;
   return await retryOnConflict(async () => {
+    // A retry after a conflict re-reads: a notification or the sweeper may have settled it meanwhile.
+    const refund = first ? input.refund : ((await services.db.selectFrom('refunds').selectAll().where('id', '=', input.refund.id).executeTakeFirst()) ?? input.refund);
+    first = false;
+    if (refund.status !== 'pending') return { status: 200, body: serializeRefund(refund) };
     const now = services.now();
     const base = { merchantId: tenant.merchantId, livemode: tenant.livemode, sourceId: refund.id, at: now, journalId: refund.journal_id ?? newJournalId() };
     if (outcome.status === 'succeeded') {
@@ -221,26 +227,37 @@ export async function settleRefund(
 }
 
 /**
- * A refund still `pending` (the channel did not answer, or the process died before booking it):
- * send the same refund again — channels treat a repeated refund number as the same refund — and book
- * the answer. Its hold stays on the merchant balance until then.
+ * A refund still `pending` (the channel did not answer, the process died before booking it, or the
+ * channel settles refunds asynchronously): ask the channel about it when it can be asked, otherwise —
+ * or when it does not know it — send the same refund again (channels treat a repeated refund number as
+ * the same refund), and book the answer. Its hold stays on the merchant balance until then.
  */
 export async function recoverPendingRefund(services: Services, refundId: string): Promise<'settled' | 'still_unknown' | 'not_applicable'> {
   const refund = await services.db.selectFrom('refunds').selectAll().where('id', '=', refundId).executeTakeFirst();
   if (!refund || refund.status !== 'pending') return 'not_applicable';
   const attempt = await getAttempt(services.db, refund.attempt_id);
-  const hold = await findOpenPendingTransfer(services.db, { sourceId: refund.id, code: 'refund' });
-  if (!attempt || !hold) return 'not_applicable';
+  if (!attempt) return 'not_applicable';
   const channel = services.channels.get(attempt.channel);
-  let outcome: { status: 'succeeded' | 'processing' | 'failed'; message?: string };
+  if (!channel) return 'still_unknown';
+  const request = { orderNo: attempt.channel_order_no, reference: attempt.channel_reference ?? undefined, amount: attempt.amount, currency: attempt.currency, refundNo: refund.id.slice(3), refundAmount: refund.amount };
+  let outcome: OperationOutcome;
   try {
-    outcome = channel
-      ? await channel.refund({ orderNo: attempt.channel_order_no, reference: attempt.channel_reference ?? undefined, amount: attempt.amount, currency: attempt.currency, refundNo: refund.id.slice(3), refundAmount: refund.amount })
-      : { status: 'processing' };
+    outcome = channel.queryRefund ? await channel.queryRefund(request) : { status: 'processing', reason: 'no refund query' };
+    if (outcome.status === 'processing') outcome = await channel.refund(request);
   } catch {
-    outcome = { status: 'processing' };
+    outcome = { status: 'processing', reason: 'channel_error' };
   }
+  return await applyRefundOutcome(services, refundId, outcome);
+}
+
+/** Books what the channel says about a pending refund (an answer to a query, or a notification). Idempotent. */
+export async function applyRefundOutcome(services: Services, refundId: string, outcome: OperationOutcome): Promise<'settled' | 'still_unknown' | 'not_applicable'> {
+  const refund = await services.db.selectFrom('refunds').selectAll().where('id', '=', refundId).executeTakeFirst();
+  if (!refund || refund.status !== 'pending') return 'not_applicable';
+  const hold = await findOpenPendingTransfer(services.db, { sourceId: refund.id, code: 'refund' });
+  if (!hold) return 'not_applicable';
   if (outcome.status === 'processing') return 'still_unknown';
-  await settleRefund(services, { tenant: { merchantId: refund.merchant_id, livemode: refund.livemode }, requestId: undefined, idempotency: undefined, handlesCardData: false }, { refund, hold, outcome });
+  const settled = outcome.status === 'succeeded' ? { status: 'succeeded' as const } : { status: 'failed' as const, message: outcome.message };
+  await settleRefund(services, systemContext({ merchantId: refund.merchant_id, livemode: refund.livemode }), { refund, hold, outcome: settled });
   return 'settled';
 }

@@ -13,3 +13,4 @@ export * from './customer-flows.ts';
 export * from './webhook-endpoint-flows.ts';
 export * from './webhook-delivery.ts';
 export * from './event-outbox.ts';
+export * from './channel-notifications.ts';

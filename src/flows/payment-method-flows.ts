@@ -76,10 +76,84 @@ export function buildCardPaymentMethod(
   };
 }
 
+/** Payment method types that carry no card data: the payer approves at the provider (wallets, bank redirects). */
+export const walletPaymentMethodTypes: readonly string[] = ['alipay', 'wechat_pay', 'unionpay'];
+
+export interface PaymentMethodData {
+  readonly type: string;
+  readonly billingDetails?: Record<string, unknown> | undefined;
+  readonly metadata?: Record<string, string> | undefined;
+}
+
+/**
+ * Per-method options (Stripe's `payment_method_options`): `wechat_pay[client]` = web | mobile | ios |
+ * android (QR, H5 redirect, app SDK), and Fenpay's `[fenpay_flow]` = qr | page | wap | app | jsapi for
+ * alipay, wechat_pay and unionpay; `wechat_pay[fenpay_openid]` for JSAPI.
+ */
+export type PaymentMethodOptions = Readonly<Record<string, Readonly<Record<string, string>>>>;
+
+const flows = ['qr', 'page', 'wap', 'app', 'jsapi'];
+const optionRules: Readonly<Record<string, Readonly<Record<string, readonly string[] | 'text'>>>> = {
+  alipay: { fenpay_flow: ['qr', 'page', 'wap', 'app'] },
+  wechat_pay: { client: ['web', 'mobile', 'ios', 'android'], fenpay_flow: flows, fenpay_openid: 'text', app_id: 'text' },
+  unionpay: { fenpay_flow: ['page', 'wap'] },
+  card: { request_three_d_secure: ['automatic', 'any', 'challenge'] },
+};
+
+export function checkPaymentMethodOptions(options: PaymentMethodOptions | undefined, types: readonly string[]): Record<string, Record<string, string>> {
+  const checked: Record<string, Record<string, string>> = {};
+  for (const [type, values] of Object.entries(options ?? {})) {
+    const rules = optionRules[type];
+    if (!rules) throw new AppError('parameter_unknown', { param: `payment_method_options[${type}]`, message: `Received unknown parameter: payment_method_options[${type}]` });
+    if (!types.includes(type)) throw new AppError('parameter_invalid', { param: `payment_method_options[${type}]`, message: `payment_method_options[${type}] is given, but ${type} is not in payment_method_types.` });
+    for (const [key, value] of Object.entries(values)) {
+      const rule = rules[key];
+      const param = `payment_method_options[${type}][${key}]`;
+      if (rule === undefined) throw new AppError('parameter_unknown', { param, message: `Received unknown parameter: ${param}` });
+      if (typeof value !== 'string' || (rule === 'text' ? value.length === 0 || value.length > 128 : !rule.includes(value))) {
+        throw new AppError('parameter_invalid', { param, message: rule === 'text' ? `Invalid ${param}.` : `Invalid ${param}: must be one of ${rule.join(', ')}.` });
+      }
+    }
+    checked[type] = { ...values };
+  }
+  return checked;
+}
+
+/** A PaymentMethod of a type without card data (alipay, wechat_pay, unionpay); nothing is written yet. */
+export function buildWalletPaymentMethod(services: Services, ctx: RequestContext, input: PaymentMethodData & { param: string }): BuiltPaymentMethod {
+  if (!walletPaymentMethodTypes.includes(input.type) || !services.channels.forPaymentMethodType(input.type, ctx.tenant.livemode)) {
+    throw new AppError('payment_method_type_unsupported', { param: input.param, message: `PaymentMethods of type '${input.type}' are not supported${walletPaymentMethodTypes.includes(input.type) ? ` in ${ctx.tenant.livemode ? 'live' : 'test'} mode` : ''}.` });
+  }
+  const row: PaymentMethodRow = {
+    id: newId('paymentMethod'),
+    merchant_id: ctx.tenant.merchantId,
+    livemode: ctx.tenant.livemode,
+    type: input.type,
+    customer_id: null,
+    card_brand: null,
+    card_last4: null,
+    card_exp_month: null,
+    card_exp_year: null,
+    card_funding: null,
+    card_country: null,
+    card_fingerprint: null,
+    vault_token: null,
+    billing_details: input.billingDetails ?? {},
+    metadata: input.metadata ?? {},
+    version: 1,
+    created_at: services.now(),
+  };
+  return { row, card: undefined, inserts: [{ table: 'payment_methods', row: { ...row } }] };
+}
+
 export async function createPaymentMethod(services: Services, ctx: RequestContext, input: CreatePaymentMethodInput): Promise<Record<string, unknown>> {
-  if (input.type !== 'card') throw new AppError('payment_method_type_unsupported', { param: 'type', message: `PaymentMethods of type '${input.type}' cannot be created through this endpoint yet.` });
-  if (!input.card) throw new AppError('parameter_missing', { param: 'card', message: 'Missing required param: card.' });
-  const built = buildCardPaymentMethod(services, ctx, { card: input.card, billingDetails: input.billingDetails, metadata: input.metadata });
+  let built: BuiltPaymentMethod;
+  if (input.type === 'card') {
+    if (!input.card) throw new AppError('parameter_missing', { param: 'card', message: 'Missing required param: card.' });
+    built = buildCardPaymentMethod(services, ctx, { card: input.card, billingDetails: input.billingDetails, metadata: input.metadata });
+  } else {
+    built = buildWalletPaymentMethod(services, ctx, { type: input.type, billingDetails: input.billingDetails, metadata: input.metadata, param: 'type' });
+  }
   const body = serializePaymentMethod(built.row);
   const scope = ctx.idempotency;
   await commit(services, ctx, { inserts: built.inserts, updates: scope ? [scope.complete({ status: 200, body })] : [] }, { resourceId: built.row.id });

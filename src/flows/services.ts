@@ -23,7 +23,7 @@ export interface Services {
 }
 
 export interface JobSpec {
-  readonly task: 'deliver_webhook';
+  readonly task: 'deliver_webhook' | 'process_channel_notification';
   readonly payload: Readonly<Record<string, unknown>>;
   readonly runAt?: Date | undefined;
   /** At most one pending job per key (graphile-worker job keys); a running one is left alone. */
@@ -35,6 +35,7 @@ export interface FlowMetrics {
   ledgerTransfers(count: number): void;
   integrityMismatch(channel: string): void;
   webhookAttempt(labels: { outcome: 'succeeded' | 'failed' }, durationMs: number): void;
+  notificationReceived(labels: { channel: string; outcome: 'stored' | 'duplicate' | 'refused' }): void;
 }
 
 export interface RequestContext {
@@ -43,6 +44,8 @@ export interface RequestContext {
   readonly idempotency: IdempotencyScope | undefined;
   /** Live-mode raw card numbers are accepted only for merchants that handle card data themselves. */
   readonly handlesCardData: boolean;
+  /** The caller's IP (WeChat Pay H5 needs the payer's; merchants pass it through as their client's). */
+  readonly clientIp?: string | undefined;
 }
 
 /** A system actor (jobs, channel callbacks) acting for a tenant without a request. */

@@ -23,17 +23,23 @@ export async function syncAttempt(services: Services, attemptId: string): Promis
     services.logger.warn({ attempt: attemptId, err: error }, 'channel query failed; trying again later');
     outcome = { status: 'processing', reference: undefined, reason: 'query_error' };
   }
+  return await applyChannelOutcome(services, attemptId, outcome);
+}
+
+/**
+ * Books what the channel says about an attempt whose outcome was not final (the answer to a query, or
+ * a verified notification). Idempotent: a final attempt is left alone, so a duplicate or late
+ * notification changes nothing.
+ */
+export async function applyChannelOutcome(services: Services, attemptId: string, outcome: ChannelOutcome): Promise<SyncResult> {
   return await retryOnConflict(async () => {
     const attempt = await getAttempt(services.db, attemptId);
     if (!attempt || (attempt.status !== 'processing' && attempt.status !== 'requires_action')) return 'not_applicable';
     const intent = await getPaymentIntentById(services.db, attempt.payment_intent_id);
     if (!intent) return 'not_applicable';
     const tenant = { merchantId: intent.merchant_id, livemode: intent.livemode };
-    // A payer still in a challenge is not news: keep the intent as it is, just query again later.
-    const effective: ChannelOutcome =
-      outcome.status === 'requires_action' && attempt.status === 'requires_action' ? outcome : outcome;
     const paymentMethod = await getPaymentMethod(services.db, tenant, attempt.payment_method_id);
-    const applied = buildOutcomeApplication(services, systemContext(tenant), { intent, attempt, outcome: effective, paymentMethod });
+    const applied = buildOutcomeApplication(services, systemContext(tenant), { intent, attempt, outcome, paymentMethod });
     await commit(services, systemContext(tenant), applied.writeSet, { resourceId: intent.id });
     if (applied.syncAt) services.scheduleSync(attempt.id, applied.syncAt);
     return outcome.status === 'processing' || outcome.status === 'requires_action' ? 'still_unknown' : 'final';

@@ -20,6 +20,7 @@ import { refundRoutes } from './routes/v1/refunds.ts';
 import { balanceRoutes } from './routes/v1/balance.ts';
 import { eventRoutes } from './routes/v1/events.ts';
 import { webhookEndpointRoutes } from './routes/v1/webhook-endpoints.ts';
+import { channelCallbackRoutes } from './routes/channel-callbacks.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -144,6 +145,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     await v1.register(eventRoutes, { services });
     await v1.register(webhookEndpointRoutes, { services });
   }, { prefix: '/v1' });
+  await app.register(channelCallbackRoutes, { services });
 
   for (const plugin of options.extraPlugins ?? []) await plugin(app);
   return app;

@@ -39,7 +39,7 @@ export async function runMutation(
   const tenant = { merchantId: principal.merchantId, livemode: principal.livemode };
   const rawKey = request.headers['idempotency-key'];
   const key = Array.isArray(rawKey) ? rawKey[0] : rawKey;
-  const baseCtx: RequestContext = { tenant, requestId: request.id, idempotency: undefined, handlesCardData: principal.handlesCardData };
+  const baseCtx: RequestContext = { tenant, requestId: request.id, idempotency: undefined, handlesCardData: principal.handlesCardData, clientIp: request.ip };
 
   if (key === undefined || key === '') {
     send(reply, normalize(await run(baseCtx)));

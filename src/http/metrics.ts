@@ -31,6 +31,12 @@ export function createMetrics(): Metrics {
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [registry],
   });
+  const notifications = new client.Counter({
+    name: 'fenpay_channel_notifications_total',
+    help: 'Channel notifications by channel and outcome (stored, duplicate, refused: did not verify)',
+    labelNames: ['channel', 'outcome'],
+    registers: [registry],
+  });
   return {
     registry,
     observeRequest(labels, seconds) {
@@ -50,6 +56,9 @@ export function createMetrics(): Metrics {
     },
     integrityMismatch(channel) {
       mismatches.inc({ channel });
+    },
+    notificationReceived(labels) {
+      notifications.inc(labels);
     },
     webhookAttempt(labels, durationMs) {
       webhookAttempts.observe(labels, durationMs / 1000);

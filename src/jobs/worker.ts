@@ -4,7 +4,7 @@
  * A `sweep` job re-schedules itself every few seconds under one job key, so any number of worker
  * processes share it; a crontab entry restarts the chain if it ever breaks.
  */
-import { run, makeWorkerUtils, Logger as WorkerLogger, type Runner, type WorkerUtils, type TaskList } from 'graphile-worker';
+import { run, makeWorkerUtils, Logger as WorkerLogger, type JobHelpers, type Runner, type Task, type WorkerUtils, type TaskList } from 'graphile-worker';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Executor } from '../db/index.ts';
@@ -18,6 +18,8 @@ import {
   syncAttempt,
   deliverWebhook,
   requeueOverdueDeliveries,
+  processChannelNotification,
+  unprocessedNotifications,
   type JobSpec,
   type Services,
 } from '../flows/index.ts';
@@ -39,8 +41,28 @@ export function workerLogger(logger: Logger): WorkerLogger {
   });
 }
 
+/**
+ * graphile-worker stores a failed job's error as JSON; Fenpay's errors can carry objects with bigint
+ * amounts, which JSON cannot hold. Tasks fail with a plain Error that keeps the message and name.
+ */
+function plainErrors(tasks: Record<string, Task>): TaskList {
+  return Object.fromEntries(
+    Object.entries(tasks).map(([name, task]) => [
+      name,
+      async (payload: unknown, helpers: JobHelpers) => {
+        try {
+          await task(payload, helpers);
+        } catch (error) {
+          if (error instanceof Error) throw Object.assign(new Error(`${error.name}: ${error.message}`), { stack: error.stack });
+          throw error;
+        }
+      },
+    ]),
+  );
+}
+
 export function createTasks(services: Services): TaskList {
-  return {
+  return plainErrors({
     sync_attempt: async (payload) => {
       const { attemptId } = payload as { attemptId: string };
       await syncAttempt(services, attemptId);
@@ -48,6 +70,10 @@ export function createTasks(services: Services): TaskList {
     deliver_webhook: async (payload) => {
       const { deliveryId, manual } = payload as { deliveryId: string; manual?: boolean };
       await deliverWebhook(services, deliveryId, { manual: manual === true });
+    },
+    process_channel_notification: async (payload) => {
+      const { id } = payload as { id: string };
+      await processChannelNotification(services, id);
     },
     sweep: async (_payload, helpers) => {
       const now = services.now();
@@ -62,12 +88,15 @@ export function createTasks(services: Services): TaskList {
         await bestEffort(services, { refund: refund.id }, () => recoverPendingRefund(services, refund.id));
       }
       await bestEffort(services, { job: 'requeue_webhooks' }, () => requeueOverdueDeliveries(services, { limit: 500 }));
+      for (const id of await unprocessedNotifications(services, { receivedBefore: stuckBefore, limit: 100 })) {
+        await bestEffort(services, { notification: id }, () => processChannelNotification(services, id));
+      }
       await expirePaymentIntents(services, { limit: 200 });
       await expireAuthorizations(services, { limit: 200 });
       await pruneIdempotencyKeys(services.db, { ttlHours: services.config.idempotencyTtlHours, now });
       await helpers.addJob('sweep', {}, { jobKey: 'sweep', jobKeyMode: 'replace', runAt: new Date(Date.now() + sweepIntervalSeconds * 1000) });
     },
-  };
+  });
 }
 
 /** One stuck object must not stop the sweep of the others; it is logged and tried next time. */

@@ -23,6 +23,7 @@ export const idPrefixes = {
   webhookSecret: 'whsk',
   webhookDelivery: 'whdl',
   webhookAttempt: 'what',
+  channelNotification: 'chn',
 } as const;
 
 export type IdKind = keyof typeof idPrefixes;

@@ -1,12 +1,13 @@
 /** /v1/payment_intents — Stripe-compatible. */
 import type { FastifyInstance } from 'fastify';
-import { AppError, parseMetadata } from '../../../kernel/index.ts';
+import { AppError, applyMetadata, parseMetadata } from '../../../kernel/index.ts';
 import {
   cancelPaymentIntent,
   capturePaymentIntent,
   confirmPaymentIntent,
   createPaymentIntent,
   updatePaymentIntent,
+  type PaymentMethodData,
   type Services,
 } from '../../../flows/index.ts';
 import { findPaymentIntentMode, getPaymentIntent, listPaymentIntents, serializePaymentIntent } from '../../../payments/index.ts';
@@ -29,6 +30,39 @@ import {
 const tags = ['PaymentIntents'];
 const text = (maxLength: number) => ({ type: 'string', maxLength }) as const;
 
+const paymentMethodDataSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['type'],
+  description: 'A PaymentMethod made inline, for types without card data (alipay, wechat_pay, unionpay).',
+  properties: {
+    type: text(40),
+    billing_details: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { name: text(256), email: text(512), phone: text(40), address: { type: 'object', additionalProperties: { type: 'string', maxLength: 200 } } },
+    },
+    metadata: metadataSchema,
+  },
+} as const;
+
+const paymentMethodOptionsSchema = {
+  type: 'object',
+  description: 'Per-method options: wechat_pay[client] (web, mobile, ios, android); alipay / wechat_pay / unionpay [fenpay_flow] (qr, page, wap, app, jsapi); wechat_pay[fenpay_openid] for JSAPI.',
+  additionalProperties: { type: 'object', additionalProperties: { type: 'string', maxLength: 128 } },
+} as const;
+
+interface PaymentMethodDataBody {
+  type: string;
+  billing_details?: Record<string, unknown>;
+  metadata?: unknown;
+}
+
+function paymentMethodData(body: PaymentMethodDataBody | undefined): PaymentMethodData | undefined {
+  if (body === undefined) return undefined;
+  return { type: body.type, billingDetails: body.billing_details, metadata: applyMetadata({}, parseMetadata(body.metadata, 'payment_method_data[metadata]')) };
+}
+
 const createBody = {
   type: 'object',
   additionalProperties: false,
@@ -44,10 +78,13 @@ const createBody = {
     metadata: metadataSchema,
     payment_method: text(128),
     payment_method_types: { type: 'array', items: text(40), minItems: 1, maxItems: 10 },
+    allowed_payment_method_types: { type: 'array', items: text(40), minItems: 1, maxItems: 10, description: 'The current name of payment_method_types (stripe-node 23).' },
     automatic_payment_methods: { type: 'object', additionalProperties: false, properties: { enabled: { type: 'boolean' }, allow_redirects: { type: 'string', enum: ['always', 'never'] } } },
     receipt_email: text(800),
     return_url: text(2048),
     statement_descriptor: text(22),
+    payment_method_data: paymentMethodDataSchema,
+    payment_method_options: paymentMethodOptionsSchema,
     expand: expandSchema,
   },
 } as const;
@@ -63,9 +100,12 @@ interface CreateBody {
   metadata?: unknown;
   payment_method?: string;
   payment_method_types?: string[];
+  allowed_payment_method_types?: string[];
   receipt_email?: string;
   return_url?: string;
   statement_descriptor?: string;
+  payment_method_data?: PaymentMethodDataBody;
+  payment_method_options?: Record<string, Record<string, string>>;
 }
 
 const updateBody = {
@@ -80,6 +120,7 @@ const updateBody = {
     metadata: metadataSchema,
     payment_method: text(128),
     payment_method_types: { type: 'array', items: text(40), minItems: 1, maxItems: 10 },
+    allowed_payment_method_types: { type: 'array', items: text(40), minItems: 1, maxItems: 10, description: 'The current name of payment_method_types (stripe-node 23).' },
     receipt_email: text(800),
     statement_descriptor: text(22),
     expand: expandSchema,
@@ -93,6 +134,8 @@ const confirmBody = {
     payment_method: text(128),
     return_url: text(2048),
     receipt_email: text(800),
+    payment_method_data: paymentMethodDataSchema,
+    payment_method_options: paymentMethodOptionsSchema,
     expand: expandSchema,
   },
 } as const;
@@ -116,6 +159,14 @@ const cancelBody = {
     expand: expandSchema,
   },
 } as const;
+
+/** Stripe renamed `payment_method_types` to `allowed_payment_method_types`; both are accepted, not together. */
+function paymentMethodTypes(body: { payment_method_types?: string[]; allowed_payment_method_types?: string[] }): string[] | undefined {
+  if (body.payment_method_types !== undefined && body.allowed_payment_method_types !== undefined) {
+    throw new AppError('parameter_invalid', { param: 'allowed_payment_method_types', message: 'Pass either payment_method_types or allowed_payment_method_types, not both.' });
+  }
+  return body.allowed_payment_method_types ?? body.payment_method_types;
+}
 
 function captureMethodOf(value: string | undefined): 'automatic' | 'manual' | undefined {
   if (value === undefined) return undefined;
@@ -143,7 +194,7 @@ export async function paymentIntentRoutes(app: FastifyInstance, options: { servi
       currency: requireCurrency(body.currency),
       captureMethod: captureMethodOf(body.capture_method) ?? 'automatic',
       confirmationMethod: body.confirmation_method ?? 'automatic',
-      paymentMethodTypes: body.payment_method_types ?? ['card'],
+      paymentMethodTypes: paymentMethodTypes(body) ?? ['card'],
       paymentMethodId: body.payment_method,
       customerId: body.customer,
       description: body.description,
@@ -152,6 +203,8 @@ export async function paymentIntentRoutes(app: FastifyInstance, options: { servi
       returnUrl: checkReturnUrl(body.return_url),
       metadata: parseMetadata(body.metadata),
       confirm: body.confirm ?? false,
+      paymentMethodData: paymentMethodData(body.payment_method_data),
+      paymentMethodOptions: body.payment_method_options,
     };
     await runMutation(services, request, reply, (ctx) => createPaymentIntent(services, ctx, input));
   });
@@ -174,7 +227,7 @@ export async function paymentIntentRoutes(app: FastifyInstance, options: { servi
       currency: parseCurrency(body.currency),
       captureMethod: captureMethodOf(body.capture_method),
       paymentMethodId: body.payment_method,
-      paymentMethodTypes: body.payment_method_types,
+      paymentMethodTypes: paymentMethodTypes(body),
       customerId: body.customer,
       description: nullable(body.description),
       receiptEmail: nullable(body.receipt_email),
@@ -184,12 +237,18 @@ export async function paymentIntentRoutes(app: FastifyInstance, options: { servi
     await runMutation(services, request, reply, (ctx) => updatePaymentIntent(services, ctx, request.params.id, input));
   });
 
-  app.post<{ Params: { id: string }; Body: { payment_method?: string; return_url?: string; receipt_email?: string } }>(
+  app.post<{ Params: { id: string }; Body: Pick<CreateBody, 'payment_method' | 'return_url' | 'receipt_email' | 'payment_method_data' | 'payment_method_options'> }>(
     '/payment_intents/:id/confirm',
     { schema: { tags, summary: 'Confirm a PaymentIntent', params: idParam, body: confirmBody } },
     async (request, reply) => {
       const body = request.body ?? {};
-      const input = { paymentMethodId: body.payment_method, returnUrl: checkReturnUrl(body.return_url), receiptEmail: body.receipt_email };
+      const input = {
+        paymentMethodId: body.payment_method,
+        returnUrl: checkReturnUrl(body.return_url),
+        receiptEmail: body.receipt_email,
+        paymentMethodData: paymentMethodData(body.payment_method_data),
+        paymentMethodOptions: body.payment_method_options,
+      };
       await runMutation(services, request, reply, (ctx) => confirmPaymentIntent(services, ctx, request.params.id, input));
     },
   );
