@@ -86,7 +86,7 @@ describe('wallet payments in Chromium', () => {
       amount: 12000,
       currency: 'cny',
       allowed_payment_method_types: ['unionpay'],
-      payment_method_data: { type: 'unionpay' as 'alipay' },
+      payment_method_data: { type: 'unionpay' },
       payment_method_options: { unionpay: { fenpay_flow: 'wap' } } as never,
       return_url: `${env.url}/healthz?from=unionpay`,
       confirm: true,
