@@ -117,6 +117,25 @@ describe('webhook failure paths', () => {
     expect(enabled).toMatchObject({ status: 'enabled', fenpay_failing_since: null });
   });
 
+  it('keeps at most N attempts in flight per endpoint, and still delivers everything', async () => {
+    const fenpay = track(await startTestFenpay({ env: { ...fast, WEBHOOK_MAX_CONCURRENCY_PER_ENDPOINT: '2', WORKER_CONCURRENCY: '8' } }));
+    const receiver = track(await startWebhookReceiver());
+    let inFlight = 0;
+    let peak = 0;
+    receiver.answer = () => {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      setTimeout(() => inFlight--, 300);
+      return { status: 200, delayMs: 300 };
+    };
+    const shop = await fenpay.createMerchant();
+    await shop.stripe.webhookEndpoints.create({ url: receiver.url, enabled_events: ['customer.created'] });
+    await Promise.all(Array.from({ length: 12 }, (_, i) => shop.stripe.customers.create({ name: `Burst ${i}` })));
+    await receiver.waitFor((received) => new Set(received.map((h) => h.eventId)).size === 12, 60_000);
+    expect(peak).toBeLessThanOrEqual(2);
+    expect(peak).toBe(2); // the limit is used, not just respected
+  }, 90_000);
+
   it('delivers even when the worker is killed in the middle of a delivery', async () => {
     // The API runs here; the worker runs in a child process that is killed with SIGKILL mid-POST.
     const env = { ...fast, WEBHOOK_TIMEOUT: '2s', WEBHOOK_RETRY_WINDOW: '1h' };
