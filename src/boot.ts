@@ -8,7 +8,8 @@ import type { Logger } from 'pino';
 import type { Runner } from 'graphile-worker';
 import type { Config } from './config/index.ts';
 import { connectDatabase, migrateToLatest, startEmbeddedPostgres, WriteBatcher, type DatabaseHandle, type EmbeddedDatabase } from './db/index.ts';
-import { ChannelRegistry } from './channels/registry.ts';
+import { ChannelRegistry, limitModes } from './channels/registry.ts';
+import { channelCatalog } from './channels/catalog.ts';
 import { createSandboxCardChannel } from './channels/sandbox-card/index.ts';
 import { createSandboxCardAcquirer, sandboxCardPages } from './sandbox/cards/index.ts';
 import { createAlipayEmulator } from './sandbox/alipay/index.ts';
@@ -17,7 +18,6 @@ import { createUnionPayEmulator } from './sandbox/unionpay/index.ts';
 import { createAlipayChannel } from './channels/alipay/index.ts';
 import { createWechatPayChannel } from './channels/wechat-pay/index.ts';
 import { createUnionPayChannel } from './channels/unionpay/index.ts';
-import type { ChannelAdapter } from './channels/channel.ts';
 import { createVault } from './vault/index.ts';
 import { ApiKeyAuthenticator } from './merchants/index.ts';
 import { getAttemptByOrderNo } from './payments/index.ts';
@@ -99,8 +99,8 @@ export async function startFenpay(options: StartOptions): Promise<Fenpay> {
   const notifyUrlOf = (channelId: string) => channelNotifyUrl(config.publicUrl, channelId);
   const channels = new ChannelRegistry([
     createSandboxCardChannel({ acquirer }),
-    testModeOnly(createAlipayChannel({ credentials: { ...alipayEmulator.credentials(), notifyUrl: notifyUrlOf('alipay') } })),
-    testModeOnly(createWechatPayChannel({ credentials: wechatPayEmulator.credentials(), notifyUrl: notifyUrlOf('wechat_pay'), now })),
+    limitModes(createAlipayChannel({ credentials: { ...alipayEmulator.credentials(), notifyUrl: notifyUrlOf('alipay') } }), ['test']),
+    limitModes(createWechatPayChannel({ credentials: wechatPayEmulator.credentials(), notifyUrl: notifyUrlOf('wechat_pay'), now }), ['test']),
     createUnionPayChannel({ test: unionPayEmulator.credentials(), notifyUrl: notifyUrlOf('unionpay'), now }),
   ]);
   const stopEmulators = () => {
@@ -114,6 +114,7 @@ export async function startFenpay(options: StartOptions): Promise<Fenpay> {
     db: database.db,
     batcher,
     channels,
+    channelCatalog,
     vault,
     config,
     logger,
@@ -177,23 +178,3 @@ export async function startFenpay(options: StartOptions): Promise<Fenpay> {
   };
 }
 
-/** An adapter limited to test mode: here it holds only the emulator's credentials. */
-function testModeOnly(adapter: ChannelAdapter): ChannelAdapter {
-  const limited: ChannelAdapter = {
-    id: adapter.id,
-    displayName: adapter.displayName,
-    paymentMethodTypes: adapter.paymentMethodTypes,
-    modes: ['test'],
-    capabilities: adapter.capabilities,
-    authorize: (request) => adapter.authorize(request),
-    query: (order) => adapter.query(order),
-    capture: (request) => adapter.capture(request),
-    cancel: (order) => adapter.cancel(order),
-    refund: (request) => adapter.refund(request),
-  };
-  return {
-    ...limited,
-    ...(adapter.queryRefund ? { queryRefund: (request) => adapter.queryRefund!(request) } : {}),
-    ...(adapter.parseNotification ? { parseNotification: (request) => adapter.parseNotification!(request) } : {}),
-  };
-}

@@ -31,3 +31,24 @@ export class ChannelRegistry {
     return [...this.#byId.values()];
   }
 }
+
+/** The same adapter, serving only the given modes (its credentials are for those modes only). */
+export function limitModes(adapter: ChannelAdapter, modes: readonly ('test' | 'live')[]): ChannelAdapter {
+  const limited: ChannelAdapter = {
+    id: adapter.id,
+    displayName: adapter.displayName,
+    paymentMethodTypes: adapter.paymentMethodTypes,
+    modes,
+    capabilities: adapter.capabilities,
+    authorize: (request) => adapter.authorize(request),
+    query: (order) => adapter.query(order),
+    capture: (request) => adapter.capture(request),
+    cancel: (order) => adapter.cancel(order),
+    refund: (request) => adapter.refund(request),
+  };
+  return {
+    ...limited,
+    ...(adapter.queryRefund ? { queryRefund: (request) => adapter.queryRefund!(request) } : {}),
+    ...(adapter.parseNotification ? { parseNotification: (request) => adapter.parseNotification!(request) } : {}),
+  };
+}

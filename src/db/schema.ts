@@ -119,6 +119,7 @@ export interface PaymentAttemptsTable {
   payment_intent_id: string;
   payment_method_id: string;
   channel: string;
+  channel_account_id: string | null;
   channel_order_no: string;
   channel_reference: string | null;
   amount: bigint;
@@ -231,6 +232,21 @@ export interface WebhookDeliveryAttemptsTable {
   response_snippet: string | null;
 }
 
+export interface ChannelAccountsTable {
+  id: string;
+  merchant_id: string;
+  livemode: boolean;
+  channel: string;
+  description: string | null;
+  status: 'active' | 'disabled';
+  credentials_sealed: string;
+  credentials_public: Json<Record<string, string>>;
+  metadata: Json<Record<string, string>>;
+  version: number;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
 export interface ChannelNotificationsTable {
   id: string;
   channel: string;
@@ -301,6 +317,105 @@ export interface LedgerTransfersTable {
 
 // The sandbox card acquirer's own tables are declared in src/sandbox/cards (it is an emulator, not a room).
 
+// Hosted checkout (0008_checkout.sql).
+export interface CouponsTable {
+  id: string;
+  public_id: string;
+  merchant_id: string;
+  livemode: boolean;
+  name: string | null;
+  percent_off_bps: number | null;
+  amount_off: bigint | null;
+  currency: string | null;
+  duration: string;
+  duration_in_months: number | null;
+  max_redemptions: number | null;
+  times_redeemed: Defaulted<number>;
+  redeem_by: Date | null;
+  metadata: Json<Record<string, string>>;
+  deleted: Defaulted<boolean>;
+  version: number;
+  created_at: Timestamp;
+}
+
+export interface PromotionCodesTable {
+  id: string;
+  merchant_id: string;
+  livemode: boolean;
+  coupon_id: string;
+  code: string;
+  active: boolean;
+  expires_at: Date | null;
+  max_redemptions: number | null;
+  times_redeemed: Defaulted<number>;
+  first_time_transaction: Defaulted<boolean>;
+  minimum_amount: bigint | null;
+  minimum_amount_currency: string | null;
+  metadata: Json<Record<string, string>>;
+  version: number;
+  created_at: Timestamp;
+}
+
+export interface CheckoutSessionsTable {
+  id: string;
+  merchant_id: string;
+  livemode: boolean;
+  mode: string;
+  status: string;
+  payment_status: string;
+  currency: string;
+  amount_subtotal: bigint;
+  amount_discount: Defaulted<bigint>;
+  amount_total: bigint;
+  coupon_id: string | null;
+  promotion_code_id: string | null;
+  allow_promotion_codes: boolean;
+  payment_method_types: string[];
+  success_url: string;
+  cancel_url: string | null;
+  customer_id: string | null;
+  customer_email: string | null;
+  payer_email: string | null;
+  locale: string | null;
+  client_reference_id: string | null;
+  metadata: Json<Record<string, string>>;
+  payment_intent_data: Json<Record<string, unknown>>;
+  payment_intent_id: string | null;
+  page_secret: string;
+  expires_at: Timestamp;
+  completed_at: Date | null;
+  expired_at: Date | null;
+  version: number;
+  created_at: Timestamp;
+}
+
+export interface CheckoutLineItemsTable {
+  id: string;
+  session_id: string;
+  merchant_id: string;
+  position: number;
+  name: string;
+  description: string | null;
+  price_id: string;
+  product_id: string;
+  unit_amount: bigint;
+  quantity: number;
+  currency: string;
+}
+
+export interface CouponRedemptionsTable {
+  id: string;
+  merchant_id: string;
+  livemode: boolean;
+  coupon_id: string;
+  promotion_code_id: string | null;
+  session_id: string;
+  payer_email: string | null;
+  first_time_only: boolean;
+  status: string;
+  created_at: Timestamp;
+}
+
 export interface Database {
   merchants: MerchantsTable;
   api_keys: ApiKeysTable;
@@ -321,6 +436,12 @@ export interface Database {
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_delivery_attempts: WebhookDeliveryAttemptsTable;
   channel_notifications: ChannelNotificationsTable;
+  channel_accounts: ChannelAccountsTable;
+  coupons: CouponsTable;
+  promotion_codes: PromotionCodesTable;
+  checkout_sessions: CheckoutSessionsTable;
+  checkout_line_items: CheckoutLineItemsTable;
+  coupon_redemptions: CouponRedemptionsTable;
 }
 
 export type Generatedless = Generated<never>;

@@ -63,7 +63,8 @@ export type WriteResult = { readonly ok: true } | WriteRejection;
 const tableOrder: readonly TableName[] = [
   'merchants', 'api_keys', 'customers', 'vault_cards', 'payment_methods', 'payment_intents',
   'payment_attempts', 'refunds', 'ledger_accounts', 'ledger_account_buckets', 'ledger_transfers',
-  'events', 'idempotency_keys', 'webhook_endpoints', 'webhook_endpoint_secrets',
+  'events', 'idempotency_keys', 'webhook_endpoints', 'webhook_endpoint_secrets', 'channel_accounts',
+  'coupons', 'promotion_codes', 'checkout_sessions', 'checkout_line_items', 'coupon_redemptions',
 ];
 
 export const ledgerBucketCount = 8;

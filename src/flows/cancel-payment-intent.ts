@@ -23,6 +23,7 @@ import { getPaymentMethod } from '../payment-methods/index.ts';
 import { buildOutcomeApplication, type FlowResponse } from './apply-attempt-outcome.ts';
 import { unexpectedState } from './confirm-payment-intent.ts';
 import { commit, mergeWriteSets, retryOnConflict, systemContext, type RequestContext, type Services } from './services.ts';
+import { channelForAttempt } from './channel-accounts.ts';
 import { getPaymentIntentById } from '../payments/index.ts';
 
 export type CancellationReason = 'duplicate' | 'fraudulent' | 'requested_by_customer' | 'abandoned' | 'expired' | 'automatic';
@@ -67,7 +68,7 @@ export async function cancelPaymentIntent(
   });
   if ('done' in reserved) return reserved.done;
 
-  const channel = services.channels.get(reserved.attempt.channel);
+  const channel = await channelForAttempt(services, reserved.attempt);
   const order = {
     orderNo: reserved.attempt.channel_order_no,
     reference: reserved.attempt.channel_reference ?? undefined,
@@ -185,7 +186,7 @@ export async function recoverStuckCancel(services: Services, attemptId: string):
   const intent = await getPaymentIntentById(services.db, attempt.payment_intent_id);
   if (!intent) return 'not_applicable';
   const ctx = systemContext({ merchantId: attempt.merchant_id, livemode: attempt.livemode });
-  const channel = services.channels.get(attempt.channel);
+  const channel = await channelForAttempt(services, attempt);
   let result;
   try {
     result = channel

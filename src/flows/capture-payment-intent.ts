@@ -32,6 +32,7 @@ import {
 import { chargeObject, type FlowResponse } from './apply-attempt-outcome.ts';
 import { unexpectedState } from './confirm-payment-intent.ts';
 import { commit, mergeWriteSets, retryOnConflict, systemContext, VersionConflict, type RequestContext, type Services } from './services.ts';
+import { channelForAttempt } from './channel-accounts.ts';
 
 export interface CaptureInput {
   readonly amountToCapture: bigint | undefined;
@@ -53,7 +54,7 @@ export async function capturePaymentIntent(services: Services, ctx: RequestConte
         message: `amount_to_capture (${amount}) must be less than or equal to amount_capturable (${intent.amount_capturable}).`,
       });
     }
-    const channel = services.channels.get(attempt.channel);
+    const channel = await channelForAttempt(services, attempt);
     if (!channel) throw new AppError('operation_not_supported', { message: `Channel ${attempt.channel} is not available.` });
     if (amount < intent.amount_capturable && !channel.capabilities.partialCapture) {
       throw new AppError('operation_not_supported', { param: 'amount_to_capture', message: `${channel.displayName} does not support partial capture.` });
@@ -79,7 +80,7 @@ export async function capturePaymentIntent(services: Services, ctx: RequestConte
 }
 
 async function captureAtChannel(services: Services, attempt: AttemptRow): Promise<OperationOutcome> {
-  const channel = services.channels.get(attempt.channel);
+  const channel = await channelForAttempt(services, attempt);
   if (!channel) return { status: 'processing', reason: 'channel_unavailable' };
   try {
     return await channel.capture({

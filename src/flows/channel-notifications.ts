@@ -12,6 +12,7 @@ import { getAttemptByOrderNo } from '../payments/index.ts';
 import type { Services } from './services.ts';
 import { applyChannelOutcome } from './sync-attempt.ts';
 import { applyRefundOutcome } from './create-refund.ts';
+import { channelForNotification } from './channel-accounts.ts';
 
 const notFound: HttpReply = { status: 404, contentType: 'text/plain; charset=utf-8', body: 'no such channel' };
 const tryLater: HttpReply = { status: 500, contentType: 'text/plain; charset=utf-8', body: 'fail' };
@@ -27,8 +28,9 @@ function decodeOutcome<T>(stored: unknown): T {
   ) as T;
 }
 
-export async function receiveChannelNotification(services: Services, channelId: string, request: InboundHttp): Promise<HttpReply> {
-  const channel = services.channels.get(channelId);
+export async function receiveChannelNotification(services: Services, target: { channel: string; accountId: string | undefined }, request: InboundHttp): Promise<HttpReply> {
+  const channelId = target.channel;
+  const channel = await channelForNotification(services, channelId, target.accountId);
   if (!channel?.parseNotification) return notFound;
   let verified;
   try {

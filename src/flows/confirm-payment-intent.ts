@@ -21,6 +21,7 @@ import {
 import type { PaymentMethodRow } from '../payment-methods/index.ts';
 import { buildOutcomeApplication, type FlowResponse } from './apply-attempt-outcome.ts';
 import { buildWalletPaymentMethod, checkPaymentMethodOptions, resolvePaymentMethod, type BuiltPaymentMethod, type PaymentMethodData, type PaymentMethodOptions } from './payment-method-flows.ts';
+import { accountNotifyUrl, channelForAttempt, channelForNewAttempt } from './channel-accounts.ts';
 import { commit, mergeWriteSets, retryOnConflict, VersionConflict, type RequestContext, type Services } from './services.ts';
 
 export interface ConfirmInput {
@@ -92,13 +93,14 @@ export async function startAttempt(
       message: `The PaymentMethod type ${pm.type} is not in this PaymentIntent's payment_method_types (${intent.payment_method_types.join(', ')}).`,
     });
   }
-  const channel = services.channels.forPaymentMethodType(pm.type, intent.livemode);
-  if (!channel) {
+  const resolved = await channelForNewAttempt(services, ctx.tenant, pm.type);
+  if (!resolved) {
     throw new AppError('payment_method_type_unsupported', {
       param: 'payment_method',
-      message: `No ${intent.livemode ? 'live' : 'test'}-mode channel serves payment method type ${pm.type} yet.`,
+      message: `No ${intent.livemode ? 'live' : 'test'}-mode channel serves payment method type ${pm.type} yet${intent.livemode ? '; connect your account with POST /v1/channel_accounts' : ''}.`,
     });
   }
+  const channel = resolved.adapter;
   if (intent.capture_method === 'manual' && !channel.capabilities.manualCapture) {
     throw new AppError('operation_not_supported', { param: 'capture_method', message: `${channel.displayName} does not support manual capture.` });
   }
@@ -111,6 +113,7 @@ export async function startAttempt(
     payment_intent_id: intent.id,
     payment_method_id: pm.id,
     channel: channel.id,
+    channel_account_id: resolved.accountId,
     // The channel's order number: our idempotency key at the channel, unique per attempt.
     channel_order_no: attemptId.slice(3),
     channel_reference: null,
@@ -213,7 +216,7 @@ function walletFlow(intent: PaymentIntentRow, type: string): PaymentFlow | undef
 
 async function authorizeAtChannel(services: Services, ctx: RequestContext, started: StartedAttempt): Promise<ChannelOutcome> {
   const { attempt, intent, paymentMethod } = started;
-  const channel = services.channels.get(attempt.channel);
+  const channel = await channelForAttempt(services, attempt);
   if (!channel) return { status: 'processing', reference: undefined, reason: 'channel_unavailable' };
   try {
     const request: AuthorizeRequest = {
@@ -226,7 +229,7 @@ async function authorizeAtChannel(services: Services, ctx: RequestContext, start
       returnUrl: intent.return_url ?? undefined,
       livemode: intent.livemode,
       flow: walletFlow(intent, paymentMethod.row.type),
-      notifyUrl: channelNotifyUrl(services.config.publicUrl, channel.id),
+      notifyUrl: attempt.channel_account_id === null ? channelNotifyUrl(services.config.publicUrl, channel.id) : accountNotifyUrl(services.config.publicUrl, { channel: channel.id, id: attempt.channel_account_id }),
       subject: intent.description ?? intent.statement_descriptor ?? `Order ${intent.id}`,
       payer: { clientIp: ctx.clientIp, openId: intent.payment_method_options.wechat_pay?.fenpay_openid },
       expiresAt: intent.expires_at,

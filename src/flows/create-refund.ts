@@ -28,6 +28,7 @@ import {
 import { chargeObject, type FlowResponse } from './apply-attempt-outcome.ts';
 import { findOpenPendingTransfer } from '../ledger/index.ts';
 import { commit, mergeWriteSets, retryOnConflict, systemContext, type RequestContext, type Services } from './services.ts';
+import { channelForAttempt } from './channel-accounts.ts';
 import type { OperationOutcome } from '../channels/channel.ts';
 
 export interface CreateRefundInput {
@@ -68,7 +69,7 @@ export async function createRefund(services: Services, ctx: RequestContext, inpu
         message: `Refund amount (${amount}) is greater than the unrefunded amount on charge ${attempt.id} (${remaining}).`,
       });
     }
-    const channel = services.channels.get(attempt.channel);
+    const channel = await channelForAttempt(services, attempt);
     if (!channel || !channel.capabilities.refund) throw new AppError('operation_not_supported', { message: `Channel ${attempt.channel} cannot refund.` });
     if (amount < attempt.amount_captured && !channel.capabilities.partialRefund) throw new AppError('operation_not_supported', { param: 'amount', message: `${channel.displayName} does not support partial refunds.` });
 
@@ -237,7 +238,7 @@ export async function recoverPendingRefund(services: Services, refundId: string)
   if (!refund || refund.status !== 'pending') return 'not_applicable';
   const attempt = await getAttempt(services.db, refund.attempt_id);
   if (!attempt) return 'not_applicable';
-  const channel = services.channels.get(attempt.channel);
+  const channel = await channelForAttempt(services, attempt);
   if (!channel) return 'still_unknown';
   const request = { orderNo: attempt.channel_order_no, reference: attempt.channel_reference ?? undefined, amount: attempt.amount, currency: attempt.currency, refundNo: refund.id.slice(3), refundAmount: refund.amount };
   let outcome: OperationOutcome;

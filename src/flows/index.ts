@@ -14,3 +14,4 @@ export * from './webhook-endpoint-flows.ts';
 export * from './webhook-delivery.ts';
 export * from './event-outbox.ts';
 export * from './channel-notifications.ts';
+export * from './channel-accounts.ts';

@@ -121,8 +121,9 @@ export function checkPaymentMethodOptions(options: PaymentMethodOptions | undefi
 
 /** A PaymentMethod of a type without card data (alipay, wechat_pay, unionpay); nothing is written yet. */
 export function buildWalletPaymentMethod(services: Services, ctx: RequestContext, input: PaymentMethodData & { param: string }): BuiltPaymentMethod {
-  if (!walletPaymentMethodTypes.includes(input.type) || !services.channels.forPaymentMethodType(input.type, ctx.tenant.livemode)) {
-    throw new AppError('payment_method_type_unsupported', { param: input.param, message: `PaymentMethods of type '${input.type}' are not supported${walletPaymentMethodTypes.includes(input.type) ? ` in ${ctx.tenant.livemode ? 'live' : 'test'} mode` : ''}.` });
+  // Whether a channel serves it in this mode is decided at confirmation (the merchant's channel accounts).
+  if (!walletPaymentMethodTypes.includes(input.type)) {
+    throw new AppError('payment_method_type_unsupported', { param: input.param, message: `PaymentMethods of type '${input.type}' are not supported.` });
   }
   const row: PaymentMethodRow = {
     id: newId('paymentMethod'),

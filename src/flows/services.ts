@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
 import type { Db, Executor, WriteBatcher, WriteSet } from '../db/index.ts';
 import type { ChannelRegistry } from '../channels/registry.ts';
+import type { ChannelCatalogEntry } from '../channels/catalog.ts';
 import type { IdempotencyScope } from '../idempotency/index.ts';
 import { AppError, type Tenant } from '../kernel/index.ts';
 import type { Vault } from '../vault/index.ts';
@@ -11,6 +12,8 @@ export interface Services {
   readonly db: Db;
   readonly batcher: WriteBatcher;
   readonly channels: ChannelRegistry;
+  /** Channels a merchant can connect its own account to (channel accounts). */
+  readonly channelCatalog: ReadonlyMap<string, ChannelCatalogEntry>;
   readonly vault: Vault;
   readonly config: Config;
   readonly logger: Logger;

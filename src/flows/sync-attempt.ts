@@ -7,13 +7,14 @@ import { getPaymentMethod } from '../payment-methods/index.ts';
 import type { ChannelOutcome } from '../channels/channel.ts';
 import { buildOutcomeApplication } from './apply-attempt-outcome.ts';
 import { commit, retryOnConflict, systemContext, type Services } from './services.ts';
+import { channelForAttempt } from './channel-accounts.ts';
 
 export type SyncResult = 'final' | 'still_unknown' | 'not_applicable';
 
 export async function syncAttempt(services: Services, attemptId: string): Promise<SyncResult> {
   const first = await getAttempt(services.db, attemptId);
   if (!first || (first.status !== 'processing' && first.status !== 'requires_action')) return 'not_applicable';
-  const channel = services.channels.get(first.channel);
+  const channel = await channelForAttempt(services, first);
   let outcome: ChannelOutcome;
   try {
     outcome = channel

@@ -20,6 +20,7 @@ import { refundRoutes } from './routes/v1/refunds.ts';
 import { balanceRoutes } from './routes/v1/balance.ts';
 import { eventRoutes } from './routes/v1/events.ts';
 import { webhookEndpointRoutes } from './routes/v1/webhook-endpoints.ts';
+import { channelAccountRoutes } from './routes/v1/channel-accounts.ts';
 import { channelCallbackRoutes } from './routes/channel-callbacks.ts';
 
 declare module 'fastify' {
@@ -144,6 +145,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     await v1.register(balanceRoutes, { services });
     await v1.register(eventRoutes, { services });
     await v1.register(webhookEndpointRoutes, { services });
+    await v1.register(channelAccountRoutes, { services });
   }, { prefix: '/v1' });
   await app.register(channelCallbackRoutes, { services });
 

@@ -24,6 +24,14 @@ export const idPrefixes = {
   webhookDelivery: 'whdl',
   webhookAttempt: 'what',
   channelNotification: 'chn',
+  channelAccount: 'cha',
+  checkoutSession: 'cs',
+  checkoutLineItem: 'li',
+  price: 'price',
+  product: 'prod',
+  promotionCode: 'promo',
+  couponRedemption: 'cpnr',
+  coupon: 'cpn',
 } as const;
 
 export type IdKind = keyof typeof idPrefixes;

@@ -8,7 +8,7 @@
  *   the capability; the page only re-shows what the PaymentIntent's next_action already says.
  */
 import { randomBytes } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { receiveChannelNotification, type Services } from '../../flows/index.ts';
 import { getAttempt, getPaymentIntentById } from '../../payments/index.ts';
 
@@ -21,13 +21,17 @@ export async function channelCallbackRoutes(app: FastifyInstance, options: { ser
     // Every content type arrives as bytes: form bodies must not be re-encoded before verification.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 64 * 1024 }, (_request, body, done) => done(null, body));
-    scope.post<{ Params: { channel: string } }>('/notify/:channel', { schema: { hide: true } }, async (request, reply) => {
+    const receive = async (request: FastifyRequest<{ Params: { channel: string; account?: string } }>, reply: FastifyReply) => {
       const headers: Record<string, string | undefined> = {};
       for (const [name, value] of Object.entries(request.headers)) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
       const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-      const answer = await receiveChannelNotification(services, request.params.channel, { method: request.method, path: request.url, headers, rawBody });
+      const target = { channel: request.params.channel, accountId: request.params.account };
+      const answer = await receiveChannelNotification(services, target, { method: request.method, path: request.url, headers, rawBody });
       return reply.code(answer.status).header('content-type', answer.contentType).send(answer.body);
-    });
+    };
+    // Built-in (sandbox) channels at /notify/:channel; a merchant's own account at /notify/:channel/:account.
+    scope.post('/notify/:channel', { schema: { hide: true } }, receive);
+    scope.post('/notify/:channel/:account', { schema: { hide: true } }, receive);
   });
 
   app.get<{ Params: { attempt: string } }>('/pay/forward/:attempt', { schema: { hide: true } }, async (request, reply) => {
