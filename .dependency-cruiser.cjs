@@ -4,7 +4,7 @@
  * a channel imports only kernel, the channel interface and its own provider SDK (for the sandbox card
  * channel, the emulator's face); nothing below http/jobs imports them.
  */
-const rooms = ['merchants', 'customers', 'payment-methods', 'payments', 'events', 'idempotency', 'ledger', 'vault', 'webhooks'];
+const rooms = ['merchants', 'customers', 'payment-methods', 'payments', 'events', 'idempotency', 'ledger', 'vault', 'webhooks', 'checkout'];
 const roomAlternation = rooms.join('|');
 
 module.exports = {

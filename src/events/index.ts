@@ -30,6 +30,8 @@ export const eventTypes = [
   'customer.deleted',
   'payment_method.attached',
   'payment_method.detached',
+  'checkout.session.completed',
+  'checkout.session.expired',
   // Fenpay extension: an endpoint that kept failing was disabled (sent to the merchant's other endpoints).
   'webhook_endpoint.disabled',
 ] as const;

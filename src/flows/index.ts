@@ -15,3 +15,7 @@ export * from './webhook-delivery.ts';
 export * from './event-outbox.ts';
 export * from './channel-notifications.ts';
 export * from './channel-accounts.ts';
+export * from './checkout-sessions.ts';
+export * from './checkout-discounts.ts';
+export * from './checkout-coupons.ts';
+export * from './checkout-pay.ts';

@@ -22,6 +22,9 @@ import { eventRoutes } from './routes/v1/events.ts';
 import { webhookEndpointRoutes } from './routes/v1/webhook-endpoints.ts';
 import { channelAccountRoutes } from './routes/v1/channel-accounts.ts';
 import { channelCallbackRoutes } from './routes/channel-callbacks.ts';
+import { checkoutSessionRoutes } from './routes/v1/checkout.ts';
+import { couponRoutes } from './routes/v1/coupons.ts';
+import { checkoutPageRoutes } from './routes/checkout-page.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -146,7 +149,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     await v1.register(eventRoutes, { services });
     await v1.register(webhookEndpointRoutes, { services });
     await v1.register(channelAccountRoutes, { services });
+    await v1.register(checkoutSessionRoutes, { services });
+    await v1.register(couponRoutes, { services });
   }, { prefix: '/v1' });
+  await app.register(checkoutPageRoutes, { services });
   await app.register(channelCallbackRoutes, { services });
 
   for (const plugin of options.extraPlugins ?? []) await plugin(app);

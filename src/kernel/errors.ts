@@ -59,6 +59,18 @@ export const errorCatalogue = {
   webhook_endpoint_disabled: { status: 400, type: 'invalid_request_error', description: 'The webhook endpoint is disabled; enable it before redelivering.' },
   operation_not_supported: { status: 400, type: 'invalid_request_error', description: 'The channel does not support this operation.' },
   concurrent_update: { status: 409, type: 'invalid_request_error', description: 'The object was changed by another request at the same time; retry.' },
+  // Checkout, coupons and promotion codes
+  resource_already_exists: { status: 400, type: 'invalid_request_error', description: 'An object with this id or code already exists.' },
+  checkout_session_expired: { status: 400, type: 'invalid_request_error', description: 'The Checkout Session has expired; the payer needs a new one.' },
+  checkout_session_completed: { status: 400, type: 'invalid_request_error', description: 'The Checkout Session is already complete.' },
+  checkout_session_payment_in_progress: { status: 409, type: 'invalid_request_error', description: 'A payment for this Checkout Session is already being processed.' },
+  checkout_page_secret_invalid: { status: 403, type: 'invalid_request_error', description: 'The checkout page request does not carry this session\'s page secret.' },
+  promotion_codes_not_allowed: { status: 400, type: 'invalid_request_error', description: 'The Checkout Session does not accept promotion codes.' },
+  promotion_code_invalid: { status: 400, type: 'invalid_request_error', description: 'The promotion code does not exist, is inactive, or does not apply to this order.' },
+  promotion_code_expired: { status: 400, type: 'invalid_request_error', description: 'The promotion code or its coupon has expired.' },
+  promotion_code_redemption_limit_reached: { status: 400, type: 'invalid_request_error', description: 'The promotion code or its coupon has reached its maximum number of redemptions.' },
+  promotion_code_first_time_only: { status: 400, type: 'invalid_request_error', description: 'The promotion code is for first-time customers only.' },
+  promotion_code_minimum_not_met: { status: 400, type: 'invalid_request_error', description: 'The order is below the promotion code\'s minimum amount.' },
   // Card outcomes (402, as Stripe)
   card_declined: { status: 402, type: 'card_error', description: 'The card was declined.' },
   expired_card: { status: 402, type: 'card_error', description: 'The card has expired.' },
