@@ -410,6 +410,7 @@ describe('isolation of merchants', () => {
     sandbox_card_operations: "the sandbox acquirer's own memory (an external system)",
     channel_notifications: "a provider's message as received, stored before it is known whose it is",
     event_cursors: 'positions of the outbox readers, one per reader for all merchants',
+    channel_health: "a channel target's health; targets that are accounts carry their merchant in channel_accounts",
   };
   /** Tables where merchant_id may be NULL, and which rows may have it so. */
   const platformRows: Record<string, string> = {

@@ -23,6 +23,8 @@ export interface ChannelCatalogEntry {
   readonly displayName: string;
   readonly paymentMethodTypes: readonly string[];
   readonly fields: Readonly<Record<string, CredentialField>>;
+  /** Where the heartbeat probe goes: `health_url` when given (the emulators have one), else the API host. */
+  probeUrl(publicCredentials: Readonly<Record<string, string>>): string;
   /** Builds the adapter for one account; throws when the credentials cannot work (bad key, wrong mode). */
   build(input: { credentials: Readonly<Record<string, string>>; livemode: boolean; notifyUrl: string }): ChannelAdapter;
 }
@@ -49,7 +51,9 @@ export const channelCatalog: ReadonlyMap<string, ChannelCatalogEntry> = new Map<
         private_key: field('The app private key (PEM, PKCS#1 or PKCS#8, or the bare base64 the console shows).', { secret: true }),
         alipay_public_key: field('Alipay\'s public key for this app (PEM or base64).'),
         gateway: field('The OpenAPI gateway.', { default: alipayGateways.production }),
+        health_url: field('Where the heartbeat probe goes (default: the gateway).', { required: false }),
       },
+      probeUrl: (c) => c.health_url ?? c.gateway ?? alipayGateways.production,
       build: ({ credentials: c, livemode, notifyUrl }) =>
         limitModes(
           createAlipayChannel({ credentials: { appId: c.app_id!, privateKey: new Secret(c.private_key!), alipayPublicKey: c.alipay_public_key!, gateway: c.gateway!, notifyUrl } }),
@@ -72,7 +76,9 @@ export const channelCatalog: ReadonlyMap<string, ChannelCatalogEntry> = new Map<
         platform_public_key: field('WeChat Pay public key (PEM), for public-key mode; leave out for platform-certificate mode.', { required: false }),
         public_key_id: field('The public key id PUB_KEY_ID_…, with platform_public_key.', { required: false }),
         base_url: field('API v3 base URL.', { default: 'https://api.mch.weixin.qq.com' }),
+        health_url: field('Where the heartbeat probe goes (default: the base URL).', { required: false }),
       },
+      probeUrl: (c) => c.health_url ?? c.base_url ?? 'https://api.mch.weixin.qq.com',
       build: ({ credentials: c, livemode, notifyUrl }) =>
         limitModes(
           createWechatPayChannel({
@@ -104,7 +110,9 @@ export const channelCatalog: ReadonlyMap<string, ChannelCatalogEntry> = new Map<
         root_cert_pem: field('UnionPay\'s root CA certificate (PEM).'),
         middle_cert_pem: field('UnionPay\'s middle CA certificate (PEM).'),
         base_url: field('The ACP gateway base URL.', { default: unionPayLiveBaseUrl }),
+        health_url: field('Where the heartbeat probe goes (default: the gateway).', { required: false }),
       },
+      probeUrl: (c) => c.health_url ?? c.base_url ?? unionPayLiveBaseUrl,
       build: ({ credentials: c, livemode, notifyUrl }) => {
         const credentials = {
           merId: c.mer_id!,
@@ -127,7 +135,9 @@ export const channelCatalog: ReadonlyMap<string, ChannelCatalogEntry> = new Map<
       fields: {
         secret_key: field('The acquirer secret key (sk_live_… for live mode, sk_test_… for test mode).', { secret: true }),
         api_base: field('The acquirer\'s API base URL (another Stripe-compatible acquirer, or a Fenpay).', { default: 'https://api.stripe.com' }),
+        health_url: field('Where the heartbeat probe goes (default: the API base).', { required: false }),
       },
+      probeUrl: (c) => c.health_url ?? c.api_base ?? 'https://api.stripe.com',
       build: ({ credentials: c, livemode }) => {
         const base = new URL(c.api_base!);
         const protocol = base.protocol === 'http:' ? 'http' : 'https';

@@ -41,6 +41,7 @@ export interface Config {
   readonly writeBatchConcurrency: number;
   readonly writeBatchSizeMax: number;
   readonly webhooks: WebhookConfig;
+  readonly channelHealth: ChannelHealthConfig;
   /** Optional publication of every event to NATS JetStream; undefined: off. */
   readonly nats: NatsConfig | undefined;
 }
@@ -59,6 +60,15 @@ export interface WebhookConfig {
   readonly privateTargets: 'never' | 'test' | 'always';
   /** How often the dispatcher looks for new events. */
   readonly dispatchIntervalMs: number;
+}
+
+export interface ChannelHealthConfig {
+  /** A channel target failing with no healthy answer for this long leaves rotation. */
+  readonly unhealthyAfterMs: number;
+  /** Healthy answers in a row that bring it back. */
+  readonly returnAfterSuccesses: number;
+  readonly probeIntervalMs: number;
+  readonly probeTimeoutMs: number;
 }
 
 export interface NatsConfig {
@@ -217,6 +227,12 @@ export function loadConfig(env: Env = process.env): Config {
       maxConcurrencyPerEndpoint: int('WEBHOOK_MAX_CONCURRENCY_PER_ENDPOINT', 10, 1, 1000),
       privateTargets: privateTargets as WebhookConfig['privateTargets'],
       dispatchIntervalMs: duration('WEBHOOK_DISPATCH_INTERVAL', '200ms'),
+    },
+    channelHealth: {
+      unhealthyAfterMs: duration('CHANNEL_UNHEALTHY_AFTER', '30s'),
+      returnAfterSuccesses: int('CHANNEL_RETURN_AFTER_SUCCESSES', 2, 1, 100),
+      probeIntervalMs: duration('CHANNEL_PROBE_INTERVAL', '5s'),
+      probeTimeoutMs: duration('CHANNEL_PROBE_TIMEOUT', '3s'),
     },
     nats: natsUrl === undefined ? undefined : { url: natsUrl, stream: natsStream, subjectPrefix: natsSubjectPrefix },
   };

@@ -120,6 +120,9 @@ export interface PaymentAttemptsTable {
   payment_method_id: string;
   channel: string;
   channel_account_id: string | null;
+  routing: Json<Record<string, unknown> | null>;
+  fee_bps: number | null;
+  fee_fixed: bigint | null;
   channel_order_no: string;
   channel_reference: string | null;
   amount: bigint;
@@ -242,9 +245,41 @@ export interface ChannelAccountsTable {
   credentials_sealed: string;
   credentials_public: Json<Record<string, string>>;
   metadata: Json<Record<string, string>>;
+  priority: Defaulted<number>;
+  weight: Defaulted<number>;
+  rules: Json<RoutingRules>;
+  fees: Json<FeeRule[]>;
   version: number;
   created_at: Timestamp;
   updated_at: Timestamp;
+}
+
+/** When a channel account may serve a payment (every given condition must hold). */
+export interface RoutingRules {
+  currencies?: string[];
+  min_amount?: number;
+  max_amount?: number;
+  card_brands?: string[];
+}
+
+/** A fee rate; an entry without payment_method_type or currency applies to all of them. */
+export interface FeeRule {
+  payment_method_type?: string;
+  currency?: string;
+  percent_bps: number;
+  fixed_amount: number;
+}
+
+export interface ChannelHealthTable {
+  target: string;
+  in_rotation: Defaulted<boolean>;
+  last_success_at: Date | null;
+  last_failure_at: Date | null;
+  last_error: string | null;
+  failing_since: Date | null;
+  consecutive_successes: Defaulted<number>;
+  consecutive_failures: Defaulted<number>;
+  changed_at: Timestamp;
 }
 
 export interface ChannelNotificationsTable {
@@ -437,6 +472,7 @@ export interface Database {
   webhook_delivery_attempts: WebhookDeliveryAttemptsTable;
   channel_notifications: ChannelNotificationsTable;
   channel_accounts: ChannelAccountsTable;
+  channel_health: ChannelHealthTable;
   coupons: CouponsTable;
   promotion_codes: PromotionCodesTable;
   checkout_sessions: CheckoutSessionsTable;

@@ -76,7 +76,7 @@ export function buildOutcomeApplication(
     case 'succeeded': {
       const journalId = newJournalId();
       transfers.push({ ...base, id: newTransferId(), journalId, code: 'charge', phase: 'single', debit: clearing, credit: balance, amount: attempt.amount, currency: attempt.currency });
-      const fee = feeForRate(attempt.amount, services.config.channelFeeBps.get(attempt.channel) ?? 0n);
+      const fee = attemptFee(services, attempt, attempt.amount);
       if (fee > 0n) transfers.push({ ...base, id: newTransferId(), journalId, code: 'fee', phase: 'single', debit: balance, credit: feeIncomeAccount(tenant.livemode, attempt.currency), amount: fee, currency: attempt.currency });
       nextAttempt = nextVersion(attempt, { status: 'succeeded', channel_reference: outcome.reference, amount_captured: attempt.amount, next_sync_at: null }, now);
       if (lateOnClosedIntent) {
@@ -176,6 +176,15 @@ export function buildOutcomeApplication(
 }
 
 /** A Stripe-shaped charge object for charge.* events: the attempt seen as a charge. */
+/**
+ * The channel's fee for capturing `amount` of this attempt: the rate its routing decision recorded (the
+ * channel account's percentage plus fixed fee), else the channel's configured default.
+ */
+export function attemptFee(services: Services, attempt: AttemptRow, amount: bigint): bigint {
+  if (attempt.fee_bps !== null) return feeForRate(amount, BigInt(attempt.fee_bps)) + (attempt.fee_fixed ?? 0n);
+  return feeForRate(amount, services.config.channelFeeBps.get(attempt.channel) ?? 0n);
+}
+
 export function chargeObject(attempt: AttemptRow, intent: PaymentIntentRow): { id: string } & Record<string, unknown> {
   return {
     id: attempt.id,
@@ -196,6 +205,10 @@ export function chargeObject(attempt: AttemptRow, intent: PaymentIntentRow): { i
     status: attempt.status === 'failed' ? 'failed' : attempt.status === 'processing' ? 'pending' : 'succeeded',
     failure_code: attempt.failure_code,
     failure_message: attempt.failure_message,
+    // Fenpay: which channel (and the merchant's account at it) served this charge, and why.
+    fenpay_channel: attempt.channel,
+    fenpay_channel_account: attempt.channel_account_id,
+    fenpay_routing: attempt.routing,
   };
 }
 

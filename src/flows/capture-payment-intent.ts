@@ -6,7 +6,7 @@
  * `recoverStuckCapture`, which asks the channel again with the same request (captures are idempotent
  * per order at the channel).
  */
-import { AppError, applyMetadata, feeForRate, type MetadataPatch } from '../kernel/index.ts';
+import { AppError, applyMetadata, type MetadataPatch } from '../kernel/index.ts';
 import type { OperationOutcome } from '../channels/channel.ts';
 import { eventRow } from '../events/index.ts';
 import {
@@ -29,7 +29,7 @@ import {
   serializePaymentIntent,
   type AttemptRow,
 } from '../payments/index.ts';
-import { chargeObject, type FlowResponse } from './apply-attempt-outcome.ts';
+import { attemptFee, chargeObject, type FlowResponse } from './apply-attempt-outcome.ts';
 import { unexpectedState } from './confirm-payment-intent.ts';
 import { commit, mergeWriteSets, retryOnConflict, systemContext, VersionConflict, type RequestContext, type Services } from './services.ts';
 import { channelForAttempt } from './channel-accounts.ts';
@@ -139,7 +139,7 @@ async function bookCapture(services: Services, ctx: RequestContext, input: { att
     const journalId = newJournalId();
     const base = { merchantId: tenant.merchantId, livemode: tenant.livemode, sourceId: attempt.id, at: now, journalId };
     const transfers: TransferSpec[] = [{ ...base, id: newTransferId(), code: 'capture', phase: 'post', pending, amount }];
-    const fee = feeForRate(amount, services.config.channelFeeBps.get(attempt.channel) ?? 0n);
+    const fee = attemptFee(services, attempt, amount);
     if (fee > 0n) {
       transfers.push({ ...base, id: newTransferId(), code: 'fee', phase: 'single', debit: merchantBalanceAccount(tenant, attempt.currency), credit: feeIncomeAccount(tenant.livemode, attempt.currency), amount: fee, currency: attempt.currency });
     }

@@ -7,10 +7,11 @@
  */
 import type { Selectable } from 'kysely';
 import { AppError, applyMetadata, newId, Secret, unixSeconds, type MetadataPatch, type Tenant } from '../kernel/index.ts';
-import type { ChannelAccountsTable } from '../db/index.ts';
+import type { ChannelAccountsTable, FeeRule, RoutingRules } from '../db/index.ts';
 import type { ChannelAdapter } from '../channels/channel.ts';
 import type { ChannelCatalogEntry } from '../channels/catalog.ts';
 import { commit, retryOnConflict, type RequestContext, type Services } from './services.ts';
+import { healthOf, serializeHealth, type HealthView } from './channel-health.ts';
 
 export type ChannelAccountRow = Selectable<ChannelAccountsTable>;
 
@@ -20,7 +21,7 @@ export function accountNotifyUrl(publicUrl: string, account: { channel: string; 
   return `${publicUrl}/notify/${account.channel}/${account.id}`;
 }
 
-export function serializeChannelAccount(row: ChannelAccountRow, publicUrl: string, catalog?: ChannelCatalogEntry): Record<string, unknown> {
+export function serializeChannelAccount(row: ChannelAccountRow, publicUrl: string, catalog?: ChannelCatalogEntry, health?: HealthView | null): Record<string, unknown> {
   const secrets = Object.entries(catalog?.fields ?? {}).filter(([, f]) => f.secret).map(([name]) => name);
   return {
     id: row.id,
@@ -33,7 +34,12 @@ export function serializeChannelAccount(row: ChannelAccountRow, publicUrl: strin
     metadata: row.metadata,
     notify_url: accountNotifyUrl(publicUrl, row),
     payment_method_types: catalog?.paymentMethodTypes ?? [],
+    priority: row.priority,
+    weight: row.weight,
+    rules: row.rules,
+    fees: row.fees,
     status: row.status,
+    ...(health === undefined ? {} : { health: serializeHealth(health ?? undefined) }),
   };
 }
 
@@ -79,11 +85,34 @@ export async function getChannelAccount(services: Services, tenant: Tenant, id: 
   return await services.db.selectFrom('channel_accounts').selectAll().where('id', '=', id).where('merchant_id', '=', tenant.merchantId).where('livemode', '=', tenant.livemode).executeTakeFirst();
 }
 
+/** How an account competes in routing (issue 5): order, weight, eligibility rules, fee schedule. */
+export interface AccountRouting {
+  readonly priority?: number | undefined;
+  readonly weight?: number | undefined;
+  readonly rules?: RoutingRules | undefined;
+  readonly fees?: readonly FeeRule[] | undefined;
+}
+
+function checkedRouting(input: AccountRouting): AccountRouting {
+  const rules = input.rules;
+  if (rules?.min_amount !== undefined && rules.max_amount !== undefined && rules.min_amount > rules.max_amount) {
+    throw new AppError('parameter_invalid', { param: 'rules[min_amount]', message: 'rules[min_amount] cannot be above rules[max_amount].' });
+  }
+  const seen = new Set<string>();
+  input.fees?.forEach((fee, i) => {
+    const key = `${fee.payment_method_type ?? '*'}/${fee.currency ?? '*'}`;
+    if (seen.has(key)) throw new AppError('parameter_invalid', { param: `fees[${i}]`, message: `fees[${i}] repeats the rate for ${key}.` });
+    seen.add(key);
+  });
+  return input;
+}
+
 export async function createChannelAccount(
   services: Services,
   ctx: RequestContext,
-  input: { channel: string; credentials: Readonly<Record<string, string>>; description: string | undefined; metadata: MetadataPatch | undefined },
+  input: { channel: string; credentials: Readonly<Record<string, string>>; description: string | undefined; metadata: MetadataPatch | undefined } & AccountRouting,
 ): Promise<Record<string, unknown>> {
+  const routing = checkedRouting(input);
   const entry = catalogEntry(services, input.channel);
   const id = newId('channelAccount');
   const credentials = checkedCredentials(services, entry, input.credentials, { livemode: ctx.tenant.livemode, accountId: id });
@@ -98,6 +127,10 @@ export async function createChannelAccount(
     credentials_sealed: sealed(services, id, ctx.tenant.merchantId, credentials),
     credentials_public: publicPart(entry, credentials),
     metadata: applyMetadata({}, input.metadata),
+    priority: routing.priority ?? 100,
+    weight: routing.weight ?? 1,
+    rules: routing.rules ?? {},
+    fees: [...(routing.fees ?? [])],
     version: 1,
     created_at: now,
     updated_at: now,
@@ -113,8 +146,9 @@ export async function updateChannelAccount(
   services: Services,
   ctx: RequestContext,
   id: string,
-  input: { credentials?: Readonly<Record<string, string>> | undefined; description?: string | null | undefined; metadata?: MetadataPatch | undefined; disabled?: boolean | undefined },
+  input: { credentials?: Readonly<Record<string, string>> | undefined; description?: string | null | undefined; metadata?: MetadataPatch | undefined; disabled?: boolean | undefined } & AccountRouting,
 ): Promise<Record<string, unknown>> {
+  const routing = checkedRouting(input);
   return await retryOnConflict(async () => {
     const current = await getChannelAccount(services, ctx.tenant, id);
     if (!current) throw new AppError('resource_missing', { param: 'id', message: `No such channel account: '${id}'` });
@@ -127,6 +161,10 @@ export async function updateChannelAccount(
       status: input.disabled === undefined ? current.status : input.disabled ? 'disabled' : 'active',
       credentials_sealed: credentials === undefined ? current.credentials_sealed : sealed(services, id, current.merchant_id, credentials),
       credentials_public: credentials === undefined ? current.credentials_public : publicPart(entry, credentials),
+      priority: routing.priority ?? current.priority,
+      weight: routing.weight ?? current.weight,
+      rules: routing.rules ?? current.rules,
+      fees: routing.fees === undefined ? current.fees : [...routing.fees],
       version: current.version + 1,
       updated_at: services.now(),
     };
@@ -147,6 +185,10 @@ export async function updateChannelAccount(
               status: next.status,
               credentials_sealed: next.credentials_sealed,
               credentials_public: next.credentials_public,
+              priority: next.priority,
+              weight: next.weight,
+              rules: next.rules,
+              fees: next.fees,
               version: next.version,
               updated_at: next.updated_at,
             },
@@ -164,7 +206,7 @@ export async function updateChannelAccount(
 /** Adapters built from accounts, by account id and version (a credential change makes a new one). */
 const adapters = new WeakMap<Services, Map<string, { version: number; adapter: ChannelAdapter }>>();
 
-function adapterFor(services: Services, row: ChannelAccountRow): ChannelAdapter | undefined {
+export function adapterFor(services: Services, row: ChannelAccountRow): ChannelAdapter | undefined {
   const entry = services.channelCatalog.get(row.channel);
   if (!entry) return undefined;
   let cache = adapters.get(services);
@@ -181,30 +223,6 @@ export interface ResolvedChannel {
   readonly adapter: ChannelAdapter;
   readonly accountId: string | null;
   readonly notifyUrl: string;
-}
-
-/**
- * The channel a new attempt of this method type goes through: the merchant's oldest active account that
- * serves it in this mode, or (test mode only) the built-in emulator channel.
- */
-export async function channelForNewAttempt(services: Services, tenant: Tenant, type: string): Promise<ResolvedChannel | undefined> {
-  const channels = [...services.channelCatalog.values()].filter((e) => e.paymentMethodTypes.includes(type)).map((e) => e.channel);
-  if (channels.length > 0) {
-    const account = await services.db
-      .selectFrom('channel_accounts')
-      .selectAll()
-      .where('merchant_id', '=', tenant.merchantId)
-      .where('livemode', '=', tenant.livemode)
-      .where('status', '=', 'active')
-      .where('channel', 'in', channels)
-      .orderBy('created_at')
-      .orderBy('id')
-      .executeTakeFirst();
-    const adapter = account && adapterFor(services, account);
-    if (account && adapter) return { adapter, accountId: account.id, notifyUrl: accountNotifyUrl(services.config.publicUrl, account) };
-  }
-  const builtIn = services.channels.forPaymentMethodType(type, tenant.livemode);
-  return builtIn ? { adapter: builtIn, accountId: null, notifyUrl: `${services.config.publicUrl}/notify/${builtIn.id}` } : undefined;
 }
 
 /** The adapter an existing attempt went through (its account's, whatever the account's state now). */
@@ -231,5 +249,6 @@ export async function listChannelAccounts(services: Services, tenant: Tenant): P
     .orderBy('id', 'desc')
     .limit(100)
     .execute();
-  return rows.map((row) => serializeChannelAccount(row, services.config.publicUrl, services.channelCatalog.get(row.channel)));
+  const health = await healthOf(services, rows.map((r) => r.id));
+  return rows.map((row) => serializeChannelAccount(row, services.config.publicUrl, services.channelCatalog.get(row.channel), health.get(row.id) ?? null));
 }

@@ -21,7 +21,9 @@ import {
 import type { PaymentMethodRow } from '../payment-methods/index.ts';
 import { buildOutcomeApplication, type FlowResponse } from './apply-attempt-outcome.ts';
 import { buildWalletPaymentMethod, checkPaymentMethodOptions, resolvePaymentMethod, type BuiltPaymentMethod, type PaymentMethodData, type PaymentMethodOptions } from './payment-method-flows.ts';
-import { accountNotifyUrl, channelForAttempt, channelForNewAttempt } from './channel-accounts.ts';
+import { accountNotifyUrl, channelForAttempt } from './channel-accounts.ts';
+import { routeNewAttempt } from './routing.ts';
+import { builtInTarget, noteChannelCall } from './channel-health.ts';
 import { commit, mergeWriteSets, retryOnConflict, VersionConflict, type RequestContext, type Services } from './services.ts';
 
 export interface ConfirmInput {
@@ -93,7 +95,7 @@ export async function startAttempt(
       message: `The PaymentMethod type ${pm.type} is not in this PaymentIntent's payment_method_types (${intent.payment_method_types.join(', ')}).`,
     });
   }
-  const resolved = await channelForNewAttempt(services, ctx.tenant, pm.type);
+  const resolved = await routeNewAttempt(services, ctx.tenant, { type: pm.type, amount: intent.amount, currency: intent.currency, cardBrand: pm.card_brand ?? undefined });
   if (!resolved) {
     throw new AppError('payment_method_type_unsupported', {
       param: 'payment_method',
@@ -114,6 +116,9 @@ export async function startAttempt(
     payment_method_id: pm.id,
     channel: channel.id,
     channel_account_id: resolved.accountId,
+    routing: resolved.decision,
+    fee_bps: resolved.fee?.bps ?? null,
+    fee_fixed: resolved.fee?.fixed ?? null,
     // The channel's order number: our idempotency key at the channel, unique per attempt.
     channel_order_no: attemptId.slice(3),
     channel_reference: null,
@@ -234,7 +239,9 @@ async function authorizeAtChannel(services: Services, ctx: RequestContext, start
       payer: { clientIp: ctx.clientIp, openId: intent.payment_method_options.wechat_pay?.fenpay_openid },
       expiresAt: intent.expires_at,
     };
-    return await channel.authorize(request);
+    const outcome = await channel.authorize(request);
+    await noteChannelCall(services, attempt.channel_account_id ?? builtInTarget(attempt.channel), outcome);
+    return outcome;
   } catch (error) {
     // Unknown means pending: an exception is not a decline. The sync job will ask the channel.
     services.logger.warn({ attempt: attempt.id, err: error }, 'channel authorize failed without an answer; attempt stays processing');

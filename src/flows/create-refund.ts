@@ -37,6 +37,11 @@ export interface CreateRefundInput {
   readonly amount: bigint | undefined;
   readonly reason: 'duplicate' | 'fraudulent' | 'requested_by_customer' | undefined;
   readonly metadata: MetadataPatch | undefined;
+  /**
+   * Internal: refund this attempt, a late success on an intent that another attempt already paid (or
+   * that was closed). The intent's own amounts are not touched: that money was never its payment.
+   */
+  readonly lateAttemptId?: string | undefined;
 }
 
 export async function createRefund(services: Services, ctx: RequestContext, input: CreateRefundInput): Promise<FlowResponse> {
@@ -54,11 +59,13 @@ export async function createRefund(services: Services, ctx: RequestContext, inpu
     if (intentId === undefined) throw new AppError('parameter_missing', { param: 'payment_intent', message: 'Missing required param: payment_intent (or charge).' });
     const intent = await getPaymentIntent(services.db, tenant, intentId);
     if (!intent) throw new AppError('resource_missing', { param: input.paymentIntentId ? 'payment_intent' : 'charge', message: `No such payment_intent: '${intentId}'` });
-    if (intent.status !== 'succeeded' || intent.latest_attempt_id === null) {
+    const late = input.lateAttemptId !== undefined;
+    if (!late && (intent.status !== 'succeeded' || intent.latest_attempt_id === null)) {
       throw new AppError('refund_requires_succeeded_payment', { param: 'payment_intent', message: `This PaymentIntent's status is ${intent.status}; only a succeeded payment can be refunded.` });
     }
-    const attempt = await getAttempt(services.db, intent.latest_attempt_id);
-    if (!attempt || attempt.status !== 'succeeded') throw new AppError('refund_requires_succeeded_payment', { param: 'payment_intent' });
+    const attempt = await getAttempt(services.db, input.lateAttemptId ?? intent.latest_attempt_id!);
+    if (!attempt || attempt.status !== 'succeeded' || attempt.payment_intent_id !== intent.id) throw new AppError('refund_requires_succeeded_payment', { param: 'payment_intent' });
+    if (late && attempt.id === intent.latest_attempt_id && intent.status === 'succeeded') throw new AppError('refund_requires_succeeded_payment', { message: 'This attempt is the payment itself, not a late duplicate.' });
     if (input.chargeId !== undefined && input.chargeId !== attempt.id) throw new AppError('resource_missing', { param: 'charge', message: `No such charge: '${input.chargeId}'` });
     const remaining = attempt.amount_captured - attempt.amount_refunded;
     if (remaining <= 0n) throw new AppError('charge_already_refunded', { message: `Charge ${attempt.id} has already been refunded.` });
@@ -101,7 +108,7 @@ export async function createRefund(services: Services, ctx: RequestContext, inpu
       created_at: now,
     };
     const nextAttempt = nextVersion(attempt, { amount_refunded: attempt.amount_refunded + amount }, now);
-    const nextIntent = nextVersion(intent, { amount_refunded: intent.amount_refunded + amount }, now);
+    const nextIntent = late ? intent : nextVersion(intent, { amount_refunded: intent.amount_refunded + amount }, now);
     try {
       await commit(
       services,
@@ -114,7 +121,7 @@ export async function createRefund(services: Services, ctx: RequestContext, inpu
           ...ledger.inserts,
           eventRow({ tenant, type: 'refund.created', object: serializeRefund(refund) as { id: string }, requestId: ctx.requestId, idempotencyKey: ctx.idempotency?.key, at: now }),
         ],
-        updates: [attemptUpdate(nextAttempt), intentUpdate(nextIntent)],
+        updates: [attemptUpdate(nextAttempt), ...(late ? [] : [intentUpdate(nextIntent)])],
         balanceDeltas: ledger.balanceDeltas,
       },
       { resourceId: refundId },
@@ -216,7 +223,8 @@ export async function settleRefund(
         updates: [
           { table: 'refunds', key: { id: refund.id }, set: { status: next.status, version: next.version, failure_reason: next.failure_reason } },
           attemptUpdate(nextVersion(attempt, { amount_refunded: attempt.amount_refunded - refund.amount }, now)),
-          intentUpdate(nextVersion(intent, { amount_refunded: intent.amount_refunded - refund.amount }, now)),
+          // A late duplicate's refund never counted on the intent (see lateAttemptId).
+          ...(attempt.failure_message === 'late_success_requires_review' ? [] : [intentUpdate(nextVersion(intent, { amount_refunded: intent.amount_refunded - refund.amount }, now))]),
           ...(scope ? [scope.complete({ status: 200, body })] : []),
         ],
       }),
@@ -261,4 +269,25 @@ export async function applyRefundOutcome(services: Services, refundId: string, o
   const settled = outcome.status === 'succeeded' ? { status: 'succeeded' as const } : { status: 'failed' as const, message: outcome.message };
   await settleRefund(services, systemContext({ merchantId: refund.merchant_id, livemode: refund.livemode }), { refund, hold, outcome: settled });
   return 'settled';
+}
+
+/**
+ * A payment that succeeded at a channel after its intent was closed or paid by another attempt (an
+ * unknown outcome that turned out to be a success): the money is real and booked, and it goes back to
+ * the payer at once, recorded as a refund with reason `duplicate`. Found by the sweeper.
+ */
+export async function refundLateSuccess(services: Services, attemptId: string): Promise<'refunded' | 'not_applicable'> {
+  const attempt = await getAttempt(services.db, attemptId);
+  if (!attempt || attempt.status !== 'succeeded' || attempt.failure_message !== 'late_success_requires_review' || attempt.amount_refunded >= attempt.amount_captured) return 'not_applicable';
+  const ctx = systemContext({ merchantId: attempt.merchant_id, livemode: attempt.livemode });
+  services.logger.warn({ attempt: attempt.id, intent: attempt.payment_intent_id }, 'refunding a late duplicate success');
+  await createRefund(services, ctx, {
+    paymentIntentId: attempt.payment_intent_id,
+    chargeId: undefined,
+    amount: attempt.amount_captured - attempt.amount_refunded,
+    reason: 'duplicate',
+    metadata: { fenpay_auto_refund: 'late_duplicate_success' },
+    lateAttemptId: attempt.id,
+  });
+  return 'refunded';
 }

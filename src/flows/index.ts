@@ -19,3 +19,5 @@ export * from './checkout-sessions.ts';
 export * from './checkout-discounts.ts';
 export * from './checkout-coupons.ts';
 export * from './checkout-pay.ts';
+export * from './channel-health.ts';
+export * from './routing.ts';

@@ -39,6 +39,7 @@ export interface FlowMetrics {
   integrityMismatch(channel: string): void;
   webhookAttempt(labels: { outcome: 'succeeded' | 'failed' }, durationMs: number): void;
   notificationReceived(labels: { channel: string; outcome: 'stored' | 'duplicate' | 'refused' }): void;
+  channelHealth(labels: { target: string; inRotation: boolean }): void;
 }
 
 export interface RequestContext {

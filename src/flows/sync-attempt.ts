@@ -8,6 +8,7 @@ import type { ChannelOutcome } from '../channels/channel.ts';
 import { buildOutcomeApplication } from './apply-attempt-outcome.ts';
 import { commit, retryOnConflict, systemContext, type Services } from './services.ts';
 import { channelForAttempt } from './channel-accounts.ts';
+import { builtInTarget, noteChannelCall } from './channel-health.ts';
 
 export type SyncResult = 'final' | 'still_unknown' | 'not_applicable';
 
@@ -24,6 +25,7 @@ export async function syncAttempt(services: Services, attemptId: string): Promis
     services.logger.warn({ attempt: attemptId, err: error }, 'channel query failed; trying again later');
     outcome = { status: 'processing', reference: undefined, reason: 'query_error' };
   }
+  if (channel) await noteChannelCall(services, first.channel_account_id ?? builtInTarget(first.channel), outcome);
   return await applyChannelOutcome(services, attemptId, outcome);
 }
 
@@ -35,7 +37,12 @@ export async function syncAttempt(services: Services, attemptId: string): Promis
 export async function applyChannelOutcome(services: Services, attemptId: string, outcome: ChannelOutcome): Promise<SyncResult> {
   return await retryOnConflict(async () => {
     const attempt = await getAttempt(services.db, attemptId);
-    if (!attempt || (attempt.status !== 'processing' && attempt.status !== 'requires_action')) return 'not_applicable';
+    if (!attempt) return 'not_applicable';
+    // A verified success for an attempt we had closed or seen fail is still money that moved: it is
+    // booked (as a late success, refunded by the sweeper), never dropped. Anything else about a final
+    // attempt changes nothing.
+    const lateSuccess = (attempt.status === 'failed' || attempt.status === 'canceled') && outcome.status === 'succeeded';
+    if (attempt.status !== 'processing' && attempt.status !== 'requires_action' && !lateSuccess) return 'not_applicable';
     const intent = await getPaymentIntentById(services.db, attempt.payment_intent_id);
     if (!intent) return 'not_applicable';
     const tenant = { merchantId: intent.merchant_id, livemode: intent.livemode };

@@ -21,6 +21,7 @@ import { balanceRoutes } from './routes/v1/balance.ts';
 import { eventRoutes } from './routes/v1/events.ts';
 import { webhookEndpointRoutes } from './routes/v1/webhook-endpoints.ts';
 import { channelAccountRoutes } from './routes/v1/channel-accounts.ts';
+import { chargeRoutes } from './routes/v1/charges.ts';
 import { channelCallbackRoutes } from './routes/channel-callbacks.ts';
 import { checkoutSessionRoutes } from './routes/v1/checkout.ts';
 import { couponRoutes } from './routes/v1/coupons.ts';
@@ -149,6 +150,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     await v1.register(eventRoutes, { services });
     await v1.register(webhookEndpointRoutes, { services });
     await v1.register(channelAccountRoutes, { services });
+    await v1.register(chargeRoutes, { services });
     await v1.register(checkoutSessionRoutes, { services });
     await v1.register(couponRoutes, { services });
   }, { prefix: '/v1' });

@@ -37,6 +37,12 @@ export function createMetrics(): Metrics {
     labelNames: ['channel', 'outcome'],
     registers: [registry],
   });
+  const inRotation = new client.Gauge({
+    name: 'fenpay_channel_in_rotation',
+    help: 'Whether a channel target (a channel account, or builtin:<channel>) takes new payments (1) or is out of rotation (0)',
+    labelNames: ['target'],
+    registers: [registry],
+  });
   return {
     registry,
     observeRequest(labels, seconds) {
@@ -56,6 +62,9 @@ export function createMetrics(): Metrics {
     },
     integrityMismatch(channel) {
       mismatches.inc({ channel });
+    },
+    channelHealth(labels) {
+      inRotation.set({ target: labels.target }, labels.inRotation ? 1 : 0);
     },
     notificationReceived(labels) {
       notifications.inc(labels);

@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
-import { dispatchWebhookEvents, readOutbox, type Services } from '../flows/index.ts';
+import { dispatchWebhookEvents, probeChannels, readOutbox, type Services } from '../flows/index.ts';
 import { serializeEvent } from '../events/index.ts';
 import type { NatsConfig } from '../config/index.ts';
 
@@ -52,6 +52,19 @@ export function startWebhookDispatcher(services: Services): Loop {
     intervalMs: services.config.webhooks.dispatchIntervalMs,
     logger: services.logger,
     round: () => dispatchWebhookEvents(services, { limit: batchSize }),
+  });
+}
+
+/** The channels' heartbeat: every CHANNEL_PROBE_INTERVAL, each active channel account and built-in channel. */
+export function startHealthProbes(services: Services, builtInProbeUrls: ReadonlyMap<string, string>): Loop {
+  return startLoop({
+    name: 'channel_probes',
+    intervalMs: services.config.channelHealth.probeIntervalMs,
+    logger: services.logger,
+    round: async () => {
+      await probeChannels(services, builtInProbeUrls);
+      return 0;
+    },
   });
 }
 

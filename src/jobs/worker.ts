@@ -8,7 +8,7 @@ import { run, makeWorkerUtils, Logger as WorkerLogger, type JobHelpers, type Run
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Executor } from '../db/index.ts';
-import { attemptsDueForSync, attemptsStuckInFlight, refundsPending } from '../payments/index.ts';
+import { attemptsDueForSync, attemptsStuckInFlight, lateSuccessesToRefund, refundsPending } from '../payments/index.ts';
 import {
   expireAuthorizations,
   expirePaymentIntents,
@@ -19,6 +19,7 @@ import {
   deliverWebhook,
   requeueOverdueDeliveries,
   processChannelNotification,
+  refundLateSuccess,
   unprocessedNotifications,
   type JobSpec,
   type Services,
@@ -88,6 +89,9 @@ export function createTasks(services: Services): TaskList {
         await bestEffort(services, { refund: refund.id }, () => recoverPendingRefund(services, refund.id));
       }
       await bestEffort(services, { job: 'requeue_webhooks' }, () => requeueOverdueDeliveries(services, { limit: 500 }));
+      for (const attempt of await lateSuccessesToRefund(services.db, { limit: 50 })) {
+        await bestEffort(services, { attempt: attempt.id }, () => refundLateSuccess(services, attempt.id));
+      }
       for (const id of await unprocessedNotifications(services, { receivedBefore: stuckBefore, limit: 100 })) {
         await bestEffort(services, { notification: id }, () => processChannelNotification(services, id));
       }

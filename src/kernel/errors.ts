@@ -81,6 +81,7 @@ export const errorCatalogue = {
   processing_error: { status: 402, type: 'card_error', description: 'An error occurred while processing the card.' },
   payment_intent_authentication_failure: { status: 402, type: 'card_error', description: 'The payer failed 3-D Secure authentication.' },
   // Platform
+  no_channel_available: { status: 503, type: 'api_error', description: 'Every channel that could serve this payment is out of rotation or excluded by its rules; nothing was charged.' },
   rate_limited: { status: 429, type: 'rate_limit_error', description: 'Too many requests; slow down.' },
   service_unavailable: { status: 503, type: 'api_error', description: 'Fenpay is shutting down or not ready; retry.' },
   api_error: { status: 500, type: 'api_error', description: 'An unexpected error on Fenpay\'s side.' },

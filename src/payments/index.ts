@@ -331,3 +331,15 @@ export function paymentGuards(attempt: AttemptRow, intent: PaymentIntentRow): [G
 export function nextVersion<T extends { version: number; updated_at: Date }>(row: T, patch: Partial<T>, now: Date): T {
   return { ...row, ...patch, version: row.version + 1, updated_at: now };
 }
+
+/** Late successes (paid at the channel after the intent was closed or paid otherwise) not yet refunded. */
+export async function lateSuccessesToRefund(db: Db, options: { limit: number }): Promise<{ id: string }[]> {
+  return await db
+    .selectFrom('payment_attempts')
+    .select('id')
+    .where('failure_message', '=', 'late_success_requires_review')
+    .where('status', '=', 'succeeded')
+    .whereRef('amount_refunded', '<', 'amount_captured')
+    .limit(options.limit)
+    .execute();
+}
