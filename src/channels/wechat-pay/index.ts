@@ -99,6 +99,10 @@ export function createWechatPayChannel(options: WechatPayChannelOptions): Wechat
     capabilities: { manualCapture: false, partialCapture: false, refund: true, partialRefund: true, cancel: true, query: true },
 
     async authorize(request) {
+      // WeChat captures when the payer pays: a hold asked for must be refused, not silently captured.
+      if (request.capture === 'manual') {
+        return { status: 'failed', reference: undefined, failure: { code: 'processing_error', declineCode: 'wechat_pay_manual_capture_not_supported', message: 'WeChat Pay captures at once; manual capture is not available.' } };
+      }
       const built = toPrepayRequest(request, merchant, options.notifyUrl);
       // Refused before anything was sent: no order exists at WeChat, so this failure is final.
       if (!built.ok) return { status: 'failed', reference: undefined, failure: { code: 'processing_error', declineCode: undefined, message: built.message } };
