@@ -127,6 +127,10 @@ export function createUnionPayChannel(options: UnionPayChannelOptions): ChannelA
       if (request.currency !== 'cny') {
         return { status: 'failed', reference: undefined, failure: { code: 'processing_error', declineCode: undefined, message: 'UnionPay gateway payments are in CNY only.' } };
       }
+      // A front consume is captured when the payer pays: a hold asked for must be refused, not silently captured.
+      if (request.capture === 'manual') {
+        return { status: 'failed', reference: undefined, failure: { code: 'processing_error', declineCode: 'unionpay_manual_capture_not_supported', message: 'UnionPay gateway consumes are captured at once; manual capture is not available.' } };
+      }
       const txnTime = beijingTimestamp(now());
       const fields = signRequest(creds, frontConsumeFields({ request, txnTime, backUrl: backUrlFor(request.notifyUrl) }));
       return {
