@@ -339,8 +339,8 @@ ${
 <p class="waiting" aria-live="polite">${esc(t.waiting)}</p>
 <button type="button" id="switch-method" class="secondary">${esc(t.otherMethod)}</button>
 </div>
-<div id="done-panel" class="panel" hidden><p class="panel-title">✓ ${esc(t.paid)}</p><p>${esc(t.paidText)}</p><a id="done-link" class="button" href="#">${esc(t.continue)}</a></div>
-<p class="secure">🔒 ${esc(t.secure)}</p>
+<div id="done-panel" class="panel" hidden><p class="panel-title">${esc(t.paid)}</p><p>${esc(t.paidText)}</p><a id="done-link" class="button" href="#">${esc(t.continue)}</a></div>
+<p class="secure">${esc(t.secure)}</p>
 </section>
 </main>
 </div>
