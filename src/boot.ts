@@ -25,7 +25,7 @@ import { channelNotifyUrl, syncAttempt, type Services } from './flows/index.ts';
 import { buildApp } from './http/app.ts';
 import { createMetrics, type Metrics } from './http/metrics.ts';
 import { connectJobQueue, enqueueInTransaction, startWorker, type JobQueue } from './jobs/worker.ts';
-import { startHealthProbes, startNatsPublisher, startWebhookDispatcher, type Loop } from './jobs/loops.ts';
+import { startCheckoutSweeper, startHealthProbes, startNatsPublisher, startWebhookDispatcher, type Loop } from './jobs/loops.ts';
 
 export interface Fenpay {
   readonly config: Config;
@@ -130,6 +130,7 @@ export async function startFenpay(options: StartOptions): Promise<Fenpay> {
   if (!options.withoutJobQueue && config.roles.includes('worker')) {
     worker = await startWorker({ connectionString: url, services, concurrency: config.workerConcurrency });
     loops.push(startWebhookDispatcher(services));
+    loops.push(startCheckoutSweeper(services));
     loops.push(
       startHealthProbes(
         services,

@@ -2,7 +2,7 @@
  * Checkout Sessions: create, expire, and complete. A session's PaymentIntent is made when the payer
  * pays (checkout-pay.ts); the session completes when that intent has succeeded — seen by the pay
  * request itself, by the page's status poll, by the return from a redirect, by any API read of the
- * session, and by the checkout sweeper (startCheckoutSweeper), whichever comes first. Every one of
+ * session, and by the checkout sweeper (the worker's startCheckoutSweeper loop), whichever comes first. Every one of
  * them writes under the session's version guard, so a session completes, and is paid, exactly once.
  */
 import { AppError, amountMaxMinor, applyMetadata, newId, randomToken, type MetadataPatch, type Tenant } from '../kernel/index.ts';
@@ -366,37 +366,3 @@ export async function sweepCheckoutSessions(services: Services, options: { limit
   return { completed, expired };
 }
 
-/**
- * Runs the sweep every `intervalMs` in this process until stopped. Any number of processes may run it:
- * every write it makes is version-guarded. (It lives beside the checkout routes until the job queue
- * grows a checkout task; see docs/checkout.md.)
- */
-export function startCheckoutSweeper(services: Services, options: { intervalMs: number }): { stop(): Promise<void> } {
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let current: Promise<void> = Promise.resolve();
-  const tick = async (): Promise<void> => {
-    try {
-      await sweepCheckoutSessions(services, { limit: 100 });
-    } catch (err) {
-      services.logger.warn({ err }, 'checkout sweep failed; retrying');
-    }
-    if (!stopped) {
-      timer = setTimeout(() => {
-        current = tick();
-      }, options.intervalMs);
-      timer.unref();
-    }
-  };
-  timer = setTimeout(() => {
-    current = tick();
-  }, options.intervalMs);
-  timer.unref();
-  return {
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await current;
-    },
-  };
-}

@@ -14,7 +14,7 @@ import {
   takeOverStaleKey,
   type IdempotencyRecord,
 } from '../idempotency/index.ts';
-import { IdempotencyClaimTaken, type FlowResponse, type RequestContext, type Services } from '../flows/index.ts';
+import { IdempotencyClaimTaken, readCheckoutSession, serializeSession, type FlowResponse, type RequestContext, type Services } from '../flows/index.ts';
 import { getPaymentIntent, serializePaymentIntent, getRefund, serializeRefund } from '../payments/index.ts';
 import { getCustomer, serializeCustomer } from '../customers/index.ts';
 import { getPaymentMethod, serializePaymentMethod } from '../payment-methods/index.ts';
@@ -156,6 +156,10 @@ async function currentResource(services: Services, tenant: { merchantId: string;
   if (id.startsWith('cus_')) {
     const row = await getCustomer(services.db, tenant, id, { includeDeleted: true });
     return row && serializeCustomer(row);
+  }
+  if (id.startsWith('cs_')) {
+    const row = await readCheckoutSession(services, tenant, id);
+    return row && (await serializeSession(services, row));
   }
   if (id.startsWith('we_')) {
     const row = await getWebhookEndpoint(services.db, tenant, id);

@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
-import { dispatchWebhookEvents, probeChannels, readOutbox, type Services } from '../flows/index.ts';
+import { dispatchWebhookEvents, probeChannels, readOutbox, sweepCheckoutSessions, type Services } from '../flows/index.ts';
 import { serializeEvent } from '../events/index.ts';
 import type { NatsConfig } from '../config/index.ts';
 
@@ -63,6 +63,19 @@ export function startHealthProbes(services: Services, builtInProbeUrls: Readonly
     logger: services.logger,
     round: async () => {
       await probeChannels(services, builtInProbeUrls);
+      return 0;
+    },
+  });
+}
+
+/** Checkout sessions: complete the ones whose payment succeeded, expire the ones that ran out. */
+export function startCheckoutSweeper(services: Services): Loop {
+  return startLoop({
+    name: 'checkout_sweep',
+    intervalMs: services.config.env === 'test' ? 500 : 2000,
+    logger: services.logger,
+    round: async () => {
+      await sweepCheckoutSessions(services, { limit: 100 });
       return 0;
     },
   });

@@ -22,7 +22,6 @@ import {
   pageState,
   payCheckoutSession,
   setPagePromotionCode,
-  startCheckoutSweeper,
   type PageDevice,
   type Services,
 } from '../../flows/index.ts';
@@ -137,14 +136,6 @@ function messageFor(locale: PageLocale, session: CheckoutSessionRow, nonce: stri
 export async function checkoutPageRoutes(app: FastifyInstance, options: { services: Services }): Promise<void> {
   const { services } = options;
   const hide = { schema: { hide: true } };
-
-  const sweeper = { current: undefined as { stop(): Promise<void> } | undefined };
-  app.addHook('onReady', async () => {
-    sweeper.current = startCheckoutSweeper(services, { intervalMs: services.config.env === 'test' ? 500 : 2000 });
-  });
-  app.addHook('onClose', async () => {
-    await sweeper.current?.stop();
-  });
 
   app.get(checkoutScriptPath, hide, async (request, reply) => {
     const gzip = /\bgzip\b/.test(String(request.headers['accept-encoding'] ?? ''));
