@@ -5,7 +5,8 @@
  * the emulator uses to verify requests (UnionPay knows each merchant's certificate by certId).
  * RSA 2048 with SHA-256, created with @peculiar/x509 on WebCrypto and exported as PEM for node:crypto.
  */
-import './reflect-metadata.ts';
+// @peculiar/x509 resolves its algorithms through tsyringe, which needs the Reflect metadata polyfill first.
+import 'reflect-metadata';
 import { createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 

@@ -101,48 +101,6 @@ export function randomBase64(bytes: number): string {
   return randomBytes(bytes).toString('base64');
 }
 
-/**
- * @peculiar/x509 resolves its algorithms through tsyringe, which insists on a Reflect metadata
- * polyfill at import time. The project does not ship one (reflect-metadata is not a dependency), so a
- * minimal, spec-shaped one is installed here, only when none exists, before the library is loaded.
- */
-function installReflectMetadata(): void {
-  const reflect = Reflect as unknown as Record<string, unknown>;
-  if (typeof reflect.getMetadata === 'function') return;
-  const table = new WeakMap<object, Map<PropertyKey | undefined, Map<unknown, unknown>>>();
-  const own = (target: object, property: PropertyKey | undefined, create: boolean): Map<unknown, unknown> | undefined => {
-    let byProperty = table.get(target);
-    if (byProperty === undefined) {
-      if (!create) return undefined;
-      byProperty = new Map();
-      table.set(target, byProperty);
-    }
-    let entries = byProperty.get(property);
-    if (entries === undefined && create) {
-      entries = new Map();
-      byProperty.set(property, entries);
-    }
-    return entries;
-  };
-  const defineMetadata = (key: unknown, value: unknown, target: object, property?: PropertyKey): void => {
-    own(target, property, true)?.set(key, value);
-  };
-  const getOwnMetadata = (key: unknown, target: object, property?: PropertyKey): unknown => own(target, property, false)?.get(key);
-  const getMetadata = (key: unknown, target: object, property?: PropertyKey): unknown => {
-    for (let current: object | null = target; current !== null; current = Object.getPrototypeOf(current) as object | null) {
-      const entries = own(current, property, false);
-      if (entries?.has(key) === true) return entries.get(key);
-    }
-    return undefined;
-  };
-  const metadata =
-    (key: unknown, value: unknown) =>
-    (target: object, property?: PropertyKey): void => {
-      defineMetadata(key, value, target, property);
-    };
-  Object.assign(reflect, { defineMetadata, getOwnMetadata, getMetadata, metadata });
-}
-
 const rsaSha256 = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } as const;
 
 export interface PlatformCertificate {
@@ -154,7 +112,8 @@ export interface PlatformCertificate {
 
 /** A self-signed X.509 certificate for the platform key, named as WeChat's are ("Tenpay.com sign"). */
 export async function issuePlatformCertificate(options: { keyPair: RsaKeyPair; serialNo: string; notBefore: Date; notAfter: Date }): Promise<PlatformCertificate> {
-  installReflectMetadata();
+  // @peculiar/x509 resolves its algorithms through tsyringe, which needs the Reflect metadata polyfill first.
+  await import('reflect-metadata');
   const x509 = await import('@peculiar/x509');
   const keys = {
     privateKey: options.keyPair.privateKey.toCryptoKey(rsaSha256, false, ['sign']),
