@@ -13,6 +13,7 @@ import { applyChannelOutcome } from '../src/flows/index.ts';
 import { createAlipayEmulator, type AlipayEmulator } from '../src/sandbox/alipay/index.ts';
 import { freePort, startTestFenpay, type TestFenpay, type TestMerchant } from './support/fenpay.ts';
 import { stripeError } from './support/stripe-error.ts';
+import { until } from './support/until.ts';
 
 interface Provider {
   readonly emulator: AlipayEmulator;
@@ -29,15 +30,6 @@ async function startProvider(name: string): Promise<Provider> {
   return { emulator, server, healthUrl: `http://127.0.0.1:${port}/${name}/health` };
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('routing and failover across channel accounts', () => {
   let fenpay: TestFenpay;

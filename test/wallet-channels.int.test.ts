@@ -10,16 +10,8 @@ import type Stripe from 'stripe';
 import { auditLedger } from '../src/ledger/index.ts';
 import { startTestFenpay, type TestFenpay, type TestMerchant } from './support/fenpay.ts';
 import { stripeError } from './support/stripe-error.ts';
+import { until } from './support/until.ts';
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 /** The first form of a page: where it posts and its hidden fields. */
 function formOf(html: string, pageUrl: string): { action: string; fields: Record<string, string> } {

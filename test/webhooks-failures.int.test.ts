@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startTestFenpay, testVaultKeys, type TestFenpay, type TestMerchant } from './support/fenpay.ts';
 import { startWebhookReceiver } from './support/webhook-receiver.ts';
 import { stripeError } from './support/stripe-error.ts';
+import { until } from './support/until.ts';
 
 interface Delivery {
   id: string;
@@ -22,15 +23,6 @@ async function deliveries(fenpay: TestFenpay, shop: TestMerchant, query = ''): P
   return ((await response.json()) as { data: Delivery[] }).data;
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 const fast = { WEBHOOK_RETRY_SCHEDULE: '200ms', WEBHOOK_DISPATCH_INTERVAL: '50ms', WEBHOOK_TIMEOUT: '1s' };
 

@@ -9,6 +9,7 @@ import Stripe from 'stripe';
 import { startTestFenpay, type TestFenpay, type TestMerchant } from './support/fenpay.ts';
 import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver.ts';
 import { stripeError } from './support/stripe-error.ts';
+import { until } from './support/until.ts';
 
 const verifier = new Stripe('sk_test_unused');
 
@@ -30,15 +31,6 @@ async function api<T>(fenpay: TestFenpay, key: string, method: string, path: str
   return { status: response.status, body: (await response.json()) as T };
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 async function deliveriesOf(fenpay: TestFenpay, shop: TestMerchant, query: string): Promise<Delivery[]> {
   const { body } = await api<{ data: Delivery[] }>(fenpay, shop.secretKey, 'GET', `/v1/webhook_deliveries?limit=100&${query}`);

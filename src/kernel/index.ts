@@ -7,3 +7,4 @@ export * from './errors.ts';
 export * from './tenant.ts';
 export * from './card-number.ts';
 export * from './metadata.ts';
+export * from './urls.ts';

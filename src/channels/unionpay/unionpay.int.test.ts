@@ -13,6 +13,7 @@ import { createUnionPayEmulator, type UnionPayEmulator } from '../../sandbox/uni
 import { createUnionPayChannel } from './index.ts';
 import { signingDigestHex } from './unionpay-sign.ts';
 import { createVerify, X509Certificate } from 'node:crypto';
+import { until as untilValue } from '../../../test/support/until.ts';
 
 /** 60 000: a minute of UnionPay's resend schedule lasts a millisecond. */
 const clockScale = 60_000;
@@ -134,15 +135,8 @@ function refOf(request: AuthorizeRequest, outcome: ChannelOutcome): OrderRef {
   return { orderNo: request.orderNo, reference: outcome.reference, amount: request.amount, currency: request.currency };
 }
 
-async function until<T>(probe: () => T | undefined, what: string, timeoutMs = 5_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+/** The shared poller, with this file's argument order and a 5 s default. */
+const until = <T>(probe: () => T | undefined, what: string, timeoutMs = 5_000): Promise<T> => untilValue(what, probe, timeoutMs);
 
 function notificationsFor(orderNo: string): ChannelNotification[] {
   return received.flatMap((r) => (r.verified.ok && r.verified.notification.orderNo === orderNo ? [r.verified.notification] : []));

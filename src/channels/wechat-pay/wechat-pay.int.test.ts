@@ -12,6 +12,7 @@ import { randomToken } from '../../kernel/index.ts';
 import { createWechatPayEmulator, type WechatPayEmulator, type WechatPayKeyMode } from '../../sandbox/wechat-pay/index.ts';
 import type { AuthorizeRequest, ChannelNotification, ChannelOutcome, InboundHttp, OrderRef, VerifiedNotification } from '../channel.ts';
 import { createWechatPayChannel, type WechatPayChannel } from './index.ts';
+import { until as untilValue } from '../../../test/support/until.ts';
 
 interface Received {
   readonly inbound: InboundHttp;
@@ -47,15 +48,8 @@ function lower(headers: IncomingHttpHeaders): Record<string, string | undefined>
   return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), Array.isArray(value) ? value.join(',') : value]));
 }
 
-async function until<T>(probe: () => T | undefined, what: string, timeoutMs = 5_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+/** The shared poller, with this file's argument order and a 5 s default. */
+const until = <T>(probe: () => T | undefined, what: string, timeoutMs = 5_000): Promise<T> => untilValue(what, probe, timeoutMs);
 
 function ref(request: AuthorizeRequest, outcome?: ChannelOutcome): OrderRef {
   return { orderNo: request.orderNo, reference: outcome?.reference, amount: request.amount, currency: request.currency };

@@ -21,7 +21,7 @@
  * The control API is unauthenticated, like the rest of the sandbox: register the plugin in test mode only.
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { Secret } from '../../kernel/index.ts';
+import { httpUrlOrUndefined, Secret } from '../../kernel/index.ts';
 import { createEngine, type ApiAnswer, type BuyerAction, type Engine } from './engine.ts';
 import { createFaultBoard, gatewayFaultKinds, notificationFaultKinds, type AlipayFaults, type FaultBoard, type GatewayFaultKind, type NotificationFaultKind } from './faults.ts';
 import { formatYuan } from './money.ts';
@@ -129,15 +129,6 @@ function formBody(request: FastifyRequest): URLSearchParams {
   return new URLSearchParams(typeof request.body === 'string' ? request.body : '');
 }
 
-function safeHttpUrl(url: string | undefined): string | undefined {
-  if (url === undefined) return undefined;
-  try {
-    const parsed = new URL(url);
-    return parsed.protocol === 'https:' || parsed.protocol === 'http:' ? parsed.toString() : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 export function createAlipayEmulator(options: AlipayEmulatorOptions): AlipayEmulator {
   const prefix = (options.prefix ?? '/sandbox/alipay').replace(/\/$/, '');
@@ -295,7 +286,7 @@ export function createAlipayEmulator(options: AlipayEmulatorOptions): AlipayEmul
   }
 
   function returnUrlFor(trade: Trade): string | undefined {
-    const base = safeHttpUrl(trade.returnUrl);
+    const base = httpUrlOrUndefined(trade.returnUrl);
     if (base === undefined || (trade.product !== 'page' && trade.product !== 'wap')) return undefined;
     const params = engine.returnParams(trade);
     const url = new URL(base);
@@ -344,7 +335,7 @@ export function createAlipayEmulator(options: AlipayEmulatorOptions): AlipayEmul
         const returnUrl = returnUrlFor(trade);
         if (returnUrl !== undefined) return reply.header('cache-control', 'no-store').redirect(returnUrl, 303);
       }
-      const backUrl = action === 'approve' ? undefined : safeHttpUrl(trade.quitUrl ?? trade.returnUrl);
+      const backUrl = action === 'approve' ? undefined : httpUrlOrUndefined(trade.quitUrl ?? trade.returnUrl);
       return sendHtml(reply, 200, statusPage({ trade, merchantName, backUrl, walkedAway: action === 'walk_away' }));
     });
 

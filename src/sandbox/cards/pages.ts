@@ -6,7 +6,7 @@
  *   POST /sandbox/cards/3ds/:reference   result=approve|fail → record, tell Fenpay, 303 to the return URL
  */
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
-import { formatMinor } from '../../kernel/index.ts';
+import { formatMinor, httpUrlOrUndefined } from '../../kernel/index.ts';
 import type { SandboxCardAcquirer, SandboxChallengeView } from './acquirer.ts';
 
 export interface SandboxCardPagesOptions {
@@ -55,16 +55,6 @@ function formatAmount(amount: bigint, currency: string): string {
   }
 }
 
-/** Only absolute http(s) URLs are followed; anything else gets the "done" page instead. */
-function safeReturnUrl(url: string | undefined): string | undefined {
-  if (url === undefined) return undefined;
-  try {
-    const parsed = new URL(url);
-    return parsed.protocol === 'https:' || parsed.protocol === 'http:' ? parsed.toString() : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 const styles = `
 :root{color-scheme:light dark;--fg:#1a1f36;--muted:#5c6578;--bg:#f4f6fa;--panel:#fff;--line:#e3e8ef;--accent:#3b5bdb;--accent-fg:#fff;--bad:#c92a2a}
@@ -182,7 +172,7 @@ export const sandboxCardPages: FastifyPluginAsync<SandboxCardPagesOptions> = asy
     if (!referencePattern.test(reference)) return notFoundPage(reply);
     const view = await acquirer.challenge(reference);
     if (view === undefined) return notFoundPage(reply);
-    if (view.state !== 'pending') return sendHtml(reply, 200, donePage(view, safeReturnUrl(view.returnUrl)));
+    if (view.state !== 'pending') return sendHtml(reply, 200, donePage(view, httpUrlOrUndefined(view.returnUrl)));
     return sendHtml(reply, 200, challengePage(view));
   });
 
@@ -204,7 +194,7 @@ export const sandboxCardPages: FastifyPluginAsync<SandboxCardPagesOptions> = asy
       // The answer is recorded; Fenpay's background sync picks the attempt up later.
       request.log.error({ err: completion.callbackFailure.error, orderNo: completion.orderNo }, 'sandbox card: onChallengeCompleted failed');
     }
-    const returnUrl = safeReturnUrl(completion.returnUrl);
+    const returnUrl = httpUrlOrUndefined(completion.returnUrl);
     if (returnUrl !== undefined) return reply.header('cache-control', 'no-store').redirect(returnUrl, 303);
     return sendHtml(reply, 200, donePage(await acquirer.challenge(reference), undefined));
   });

@@ -18,7 +18,7 @@
  *   POST /_control/orders/{no}/{pay|decline|walk_away}          control API (test mode only; no auth)
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { Secret } from '../../kernel/index.ts';
+import { httpUrlOrUndefined, Secret } from '../../kernel/index.ts';
 import { generateRsaKeyPair, issuePlatformCertificate, parseAuthorization, randomApiV3Key, randomDigits, randomSerial, randomString, sign, verify, encryptResource, type PlatformCertificate, type RsaKeyPair } from './crypto.ts';
 import { beijingTime, createEngine, type ApiAnswer, type BuyerAction } from './engine.ts';
 import { createFaults, isFaultKind, type FaultKind, type WechatPayFaults } from './faults.ts';
@@ -201,15 +201,6 @@ export function createWechatPayEmulator(options: WechatPayEmulatorOptions): Wech
     return hidden;
   }
 
-  function safeRedirect(url: string | undefined): string | undefined {
-    if (url === undefined) return undefined;
-    try {
-      const parsed = new URL(url);
-      return parsed.protocol === 'https:' || parsed.protocol === 'http:' ? parsed.toString() : undefined;
-    } catch {
-      return undefined;
-    }
-  }
 
   const plugin: FastifyPluginAsync = async (app) => {
     // Signatures cover the raw bytes: this plugin's routes get the body as a string, untouched.
@@ -271,7 +262,7 @@ export function createWechatPayEmulator(options: WechatPayEmulatorOptions): Wech
       const action = form.action;
       if (action !== 'pay' && action !== 'decline' && action !== 'walk_away') return reply.code(400).type('text/html; charset=utf-8').send(resultPage(order, { en: 'Choose an action', zh: '请选择操作' }, undefined));
       const result = engine.buyer(order, action);
-      const redirect = safeRedirect(form.redirect_url);
+      const redirect = httpUrlOrUndefined(form.redirect_url);
       if (!result.ok) return reply.code(409).type('text/html; charset=utf-8').send(resultPage(order, { en: 'This order can no longer be paid', zh: '该订单已无法支付' }, redirect));
       if (redirect !== undefined && action !== 'walk_away') return reply.redirect(redirect, 303);
       const messages = { pay: { en: 'Payment complete', zh: '支付成功' }, decline: { en: 'Payment failed', zh: '支付失败' }, walk_away: { en: 'You left without paying', zh: '您已离开，未支付' } };
