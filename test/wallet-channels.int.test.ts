@@ -167,6 +167,37 @@ describe('wallet channels in test mode', () => {
     expect((await fetch(forwardUrl)).status).toBe(410);
   });
 
+  it('books a success that arrives after the close, and leaves it for review when the merchant says so', async () => {
+    const settings = async (body?: Record<string, string>) =>
+      (await (await fetch(`${fenpay.url}/v1/payment_settings`, { method: body ? 'POST' : 'GET', headers: { authorization: `Bearer ${shop.secretKey}`, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) })).json()) as { late_success: string };
+    expect((await settings()).late_success).toBe('refund');
+    expect((await settings({ late_success: 'review' })).late_success).toBe('review');
+    try {
+      const intent = await shop.stripe.paymentIntents.create({
+        amount: 2500,
+        currency: 'cny',
+        allowed_payment_method_types: ['wechat_pay'],
+        payment_method_data: { type: 'wechat_pay' },
+        confirm: true,
+      });
+      const canceled = await shop.stripe.paymentIntents.cancel(intent.id); // closes the order at WeChat Pay first
+      expect(canceled.status).toBe('canceled');
+      // The provider then reports the order paid after all (a late, verified success).
+      const { applyChannelOutcome } = await import('../src/flows/index.ts');
+      await applyChannelOutcome(fenpay.fenpay.services, intent.latest_charge as string, { status: 'succeeded', reference: 'wx-late', amount: 2500n, currency: 'cny' });
+      const charge = (await (await fetch(`${fenpay.url}/v1/charges/${intent.latest_charge as string}`, { headers: { authorization: `Bearer ${shop.secretKey}` } })).json()) as { paid: boolean; failure_message: string; amount_refunded: number };
+      expect(charge).toMatchObject({ paid: true, failure_message: 'late_success_requires_review', amount_refunded: 0 });
+      expect((await shop.stripe.paymentIntents.retrieve(intent.id)).status).toBe('canceled');
+      // Booked: the money is in the merchant's balance, and it is not refunded while the setting says review.
+      await new Promise((resolve) => setTimeout(resolve, 6000)); // longer than a sweep
+      expect((await shop.stripe.refunds.list({ payment_intent: intent.id })).data).toHaveLength(0);
+      const audit = await auditLedger(fenpay.fenpay.services.db);
+      for (const total of audit.totals) expect(total.debitsPosted).toBe(total.creditsPosted);
+    } finally {
+      await settings({ late_success: 'refund' });
+    }
+  }, 30_000);
+
   it('refuses forged notifications and processes a replayed one once', async () => {
     const forged = await fetch(`${fenpay.url}/notify/alipay`, {
       method: 'POST',

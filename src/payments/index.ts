@@ -2,7 +2,7 @@
  * PaymentIntents, their attempts and refunds: rows, reads, serialization and the state machine.
  * Writes are described by flows as WriteSets; this room decides which transitions are legal.
  */
-import type { Selectable } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import { toJsonAmount, unixSeconds, type ListParams, type Page, type Tenant } from '../kernel/index.ts';
 import { paginate, type Db, type Guard, type PaymentAttemptsTable, type PaymentIntentsTable, type RefundsTable } from '../db/index.ts';
 
@@ -332,14 +332,20 @@ export function nextVersion<T extends { version: number; updated_at: Date }>(row
   return { ...row, ...patch, version: row.version + 1, updated_at: now };
 }
 
-/** Late successes (paid at the channel after the intent was closed or paid otherwise) not yet refunded. */
+/**
+ * Late successes (paid at the channel after the intent was closed or paid otherwise) not yet refunded,
+ * of merchants that have them refunded automatically (the default; `late_success: review` keeps them for
+ * a person).
+ */
 export async function lateSuccessesToRefund(db: Db, options: { limit: number }): Promise<{ id: string }[]> {
   return await db
-    .selectFrom('payment_attempts')
-    .select('id')
-    .where('failure_message', '=', 'late_success_requires_review')
-    .where('status', '=', 'succeeded')
-    .whereRef('amount_refunded', '<', 'amount_captured')
+    .selectFrom('payment_attempts as a')
+    .innerJoin('merchants as m', 'm.id', 'a.merchant_id')
+    .select('a.id')
+    .where('a.failure_message', '=', 'late_success_requires_review')
+    .where('a.status', '=', 'succeeded')
+    .whereRef('a.amount_refunded', '<', 'a.amount_captured')
+    .where(sql<boolean>`coalesce(m.settings->>'late_success', 'refund') = 'refund'`)
     .limit(options.limit)
     .execute();
 }

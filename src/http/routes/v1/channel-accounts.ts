@@ -129,6 +129,16 @@ export async function channelAccountRoutes(app: FastifyInstance, options: { serv
     return listResponse('/v1/channel_accounts', await listChannelAccounts(services, tenantOf(request.principal)), false);
   });
 
+  const merchantSettings = async (merchantId: string) =>
+    ((await services.db.selectFrom('merchants').select('settings').where('id', '=', merchantId).executeTakeFirst())?.settings ?? {});
+  const setMerchantSetting = async (merchantId: string, key: string, value: string) => {
+    await services.db
+      .updateTable('merchants')
+      .set((eb) => ({ settings: eb.fn<Record<string, unknown>>('jsonb_set', [eb.ref('settings'), eb.val(`{${key}}`), eb.val(JSON.stringify(value))]) }))
+      .where('id', '=', merchantId)
+      .execute();
+  };
+
   app.get('/routing_settings', { schema: { tags, summary: 'How payments are routed across channel accounts' } }, async (request) => {
     const tenant = tenantOf(request.principal);
     return { object: 'routing_settings', strategy: await routingStrategyOf(services, tenant.merchantId) };
@@ -145,13 +155,31 @@ export async function channelAccountRoutes(app: FastifyInstance, options: { serv
       },
     },
     async (request) => {
-      const tenant = tenantOf(request.principal);
-      await services.db
-        .updateTable('merchants')
-        .set((eb) => ({ settings: eb.fn<Record<string, unknown>>('jsonb_set', [eb.ref('settings'), eb.val('{routing_strategy}'), eb.val(JSON.stringify(request.body.strategy))]) }))
-        .where('id', '=', tenant.merchantId)
-        .execute();
+      await setMerchantSetting(tenantOf(request.principal).merchantId, 'routing_strategy', request.body.strategy);
       return { object: 'routing_settings', strategy: request.body.strategy };
+    },
+  );
+
+  const lateSuccessDescription =
+    'A payment that succeeds at a channel after its intent was closed, or after another attempt paid it: refund (default) refunds it automatically through the channel that took it; review books it and leaves it flagged (charge failure_message late_success_requires_review) for a person.';
+  app.get('/payment_settings', { schema: { tags, summary: 'What happens to late successes', description: lateSuccessDescription } }, async (request) => {
+    const settings = await merchantSettings(tenantOf(request.principal).merchantId);
+    return { object: 'payment_settings', late_success: settings.late_success === 'review' ? 'review' : 'refund' };
+  });
+
+  app.post<{ Body: { late_success: 'refund' | 'review' } }>(
+    '/payment_settings',
+    {
+      schema: {
+        tags,
+        summary: 'Choose what happens to late successes',
+        description: lateSuccessDescription,
+        body: { type: 'object', additionalProperties: false, required: ['late_success'], properties: { late_success: { type: 'string', enum: ['refund', 'review'] } } },
+      },
+    },
+    async (request) => {
+      await setMerchantSetting(tenantOf(request.principal).merchantId, 'late_success', request.body.late_success);
+      return { object: 'payment_settings', late_success: request.body.late_success };
     },
   );
 }
