@@ -366,7 +366,8 @@ describe('notifications', () => {
     expect(notes.map((n) => n.answered)).toEqual(['busy', 'busy', 'success']);
     const ids = new Set(notes.map((n) => n.verified.ok && n.verified.notification.notificationId));
     expect(ids.size).toBe(1);
-    const record = emulator.notifications().find((r) => r.fields.out_trade_no === req.orderNo)!;
+    // The merchant has the third copy before the emulator records its answer: wait for that record.
+    const record = await waitFor(() => emulator.notifications().find((r) => r.fields.out_trade_no === req.orderNo && r.acknowledged));
     expect(record.acknowledged).toBe(true);
     expect(record.attempts.map((a) => a.result)).toEqual(['rejected', 'rejected', 'acknowledged']);
     // 4 minutes then 10 minutes, compressed by clockScale: the second retry waits longer than the first.
