@@ -92,6 +92,9 @@ describe('hosted checkout in Chromium', () => {
   it('card success: the payer pays and lands on success_url with the session id', async () => {
     const s = await session();
     const page = await desktop();
+    // Card data goes only in request bodies to Fenpay, never in a URL, and to no other host.
+    const requests: { url: string; host: string }[] = [];
+    page.on('request', (request) => requests.push({ url: request.url(), host: new URL(request.url()).host }));
     const opened = Date.now();
     await page.goto(s.url!);
     await expect.poll(() => page.getByTestId('total').innerText()).toBe('$44.98');
@@ -103,6 +106,8 @@ describe('hosted checkout in Chromium', () => {
     await paidAt(page, s.id);
     timings.card = Date.now() - opened;
     await expectComplete(s.id, 4498);
+    expect(requests.filter((r) => /4242\D?4242/.test(decodeURIComponent(r.url)))).toEqual([]);
+    expect(new Set(requests.map((r) => r.host))).toEqual(new Set([new URL(s.url!).host]));
     await page.close();
   });
 
