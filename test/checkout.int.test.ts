@@ -301,3 +301,20 @@ describe('paying through the hosted page API', () => {
     expect((await shop.stripe.checkout.sessions.retrieve(session.id)).status).toBe('expired');
   });
 });
+
+describe('card testing', () => {
+  it('refuses further attempts after too many failures on one checkout, charging nothing', async () => {
+    const session = await newSession();
+    const secret = await pageSecret(session);
+    const max = env.fenpay.config.checkoutFailedAttemptsMax;
+    for (let i = 0; i < max; i++) {
+      const declined = await payByCard(session.id, secret, '4000000000000002');
+      expect(declined.json.error?.code, `attempt ${i + 1}`).toBe('card_declined');
+    }
+    const refused = await payByCard(session.id, secret, '4242424242424242');
+    expect(refused.status).toBe(429);
+    expect(refused.json.error.code).toBe('checkout_too_many_attempts');
+    const after = await shop.stripe.checkout.sessions.retrieve(session.id);
+    expect(after).toMatchObject({ status: 'open', payment_status: 'unpaid' });
+  });
+});

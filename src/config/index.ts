@@ -42,6 +42,8 @@ export interface Config {
   readonly writeBatchSizeMax: number;
   readonly webhooks: WebhookConfig;
   readonly channelHealth: ChannelHealthConfig;
+  /** Failed payment attempts a hosted checkout accepts before it refuses more (card testing). */
+  readonly checkoutFailedAttemptsMax: number;
   /** Optional publication of every event to NATS JetStream; undefined: off. */
   readonly nats: NatsConfig | undefined;
 }
@@ -228,6 +230,7 @@ export function loadConfig(env: Env = process.env): Config {
       privateTargets: privateTargets as WebhookConfig['privateTargets'],
       dispatchIntervalMs: duration('WEBHOOK_DISPATCH_INTERVAL', '200ms'),
     },
+    checkoutFailedAttemptsMax: int('CHECKOUT_FAILED_ATTEMPTS_MAX', 10, 1, 1000),
     channelHealth: {
       unhealthyAfterMs: duration('CHANNEL_UNHEALTHY_AFTER', '30s'),
       returnAfterSuccesses: int('CHANNEL_RETURN_AFTER_SUCCESSES', 2, 1, 100),

@@ -140,6 +140,18 @@ export async function payCheckoutSession(services: Services, sessionId: string, 
       throw new AppError('checkout_session_payment_in_progress', { message: 'A payment for this order is being processed. Wait a moment.' });
     }
     if (intent?.status === 'canceled') intent = undefined;
+    // Card testing: a checkout page is a capability anyone with its URL holds; cap the failures it absorbs.
+    if (intent !== undefined) {
+      const failed = await services.db
+        .selectFrom('payment_attempts')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .where('payment_intent_id', '=', intent.id)
+        .where('status', '=', 'failed')
+        .executeTakeFirstOrThrow();
+      if (Number(failed.n) >= services.config.checkoutFailedAttemptsMax) {
+        throw new AppError('checkout_too_many_attempts', { message: 'Too many payment attempts failed for this order. Please contact the merchant.' });
+      }
+    }
 
     const paymentMethod =
       input.method === 'card'

@@ -82,6 +82,7 @@ export const errorCatalogue = {
   payment_intent_authentication_failure: { status: 402, type: 'card_error', description: 'The payer failed 3-D Secure authentication.' },
   // Platform
   no_channel_available: { status: 503, type: 'api_error', description: 'Every channel that could serve this payment is out of rotation or excluded by its rules; nothing was charged.' },
+  checkout_too_many_attempts: { status: 429, type: 'rate_limit_error', description: 'This checkout has had too many failed payment attempts and takes no more; the merchant can start a new one.' },
   rate_limited: { status: 429, type: 'rate_limit_error', description: 'Too many requests; slow down.' },
   service_unavailable: { status: 503, type: 'api_error', description: 'Fenpay is shutting down or not ready; retry.' },
   api_error: { status: 500, type: 'api_error', description: 'An unexpected error on Fenpay\'s side.' },
