@@ -12,6 +12,7 @@ import type { ChannelAdapter } from '../channels/channel.ts';
 import type { ChannelCatalogEntry } from '../channels/catalog.ts';
 import { commit, retryOnConflict, type RequestContext, type Services } from './services.ts';
 import { healthOf, serializeHealth, type HealthView } from './channel-health.ts';
+import { forgetRouting } from './routing-cache.ts';
 
 export type ChannelAccountRow = Selectable<ChannelAccountsTable>;
 
@@ -138,6 +139,7 @@ export async function createChannelAccount(
   const body = serializeChannelAccount(row, services.config.publicUrl, entry);
   const scope = ctx.idempotency;
   await commit(services, ctx, { inserts: [{ table: 'channel_accounts', row: { ...row } }], updates: scope ? [scope.complete({ status: 200, body })] : [] }, { resourceId: id });
+  forgetRouting(services);
   if (scope) scope.completed = true;
   return body;
 }
@@ -198,6 +200,7 @@ export async function updateChannelAccount(
       },
       { resourceId: id },
     );
+    forgetRouting(services);
     if (scope) scope.completed = true;
     return body;
   });

@@ -9,6 +9,7 @@
 import { sql } from 'kysely';
 import type { ChannelOutcome, OperationOutcome } from '../channels/channel.ts';
 import type { Services } from './services.ts';
+import { forgetRouting } from './routing-cache.ts';
 
 export function builtInTarget(channel: string): string {
   return `builtin:${channel}`;
@@ -21,6 +22,7 @@ export function isChannelFault(outcome: ChannelOutcome | OperationOutcome): bool
 }
 
 export async function recordHealth(services: Services, target: string, healthy: boolean, error?: string): Promise<boolean> {
+  forgetRouting(services);
   const now = services.now();
   const { unhealthyAfterMs, returnAfterSuccesses } = services.config.channelHealth;
   if (healthy) {
@@ -56,10 +58,24 @@ function inRotation(rows: readonly unknown[]): boolean {
   return (rows[0] as { in_rotation?: boolean } | undefined)?.in_rotation ?? true;
 }
 
+/**
+ * Passive signals are written at most once per second per target, outcome and process: on the hot path
+ * every payment would otherwise update the same health row (one locked row for all traffic), and the
+ * breaker's window is tens of seconds, so a second's granularity loses nothing.
+ */
+const passiveWritten = new WeakMap<Services, Map<string, number>>();
+const passiveIntervalMs = 1_000;
+
 /** A passive signal from a real channel call. */
 export async function noteChannelCall(services: Services, target: string, outcome: ChannelOutcome | OperationOutcome): Promise<void> {
   try {
     const fault = isChannelFault(outcome);
+    let written = passiveWritten.get(services);
+    if (!written) passiveWritten.set(services, (written = new Map()));
+    const key = `${target}|${fault ? 'fault' : 'ok'}`;
+    const nowMs = services.now().getTime();
+    if (nowMs - (written.get(key) ?? -Infinity) < passiveIntervalMs) return;
+    written.set(key, nowMs);
     services.metrics.channelHealth({ target, inRotation: await recordHealth(services, target, !fault, fault && outcome.status === 'processing' ? outcome.reason.slice(0, 200) : undefined) });
   } catch (error) {
     services.logger.warn({ err: error, target }, 'could not record channel health');

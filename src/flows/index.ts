@@ -21,3 +21,4 @@ export * from './checkout-coupons.ts';
 export * from './checkout-pay.ts';
 export * from './channel-health.ts';
 export * from './routing.ts';
+export { forgetRouting } from './routing-cache.ts';

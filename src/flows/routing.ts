@@ -15,6 +15,7 @@ import type { FeeRule, RoutingRules } from '../db/index.ts';
 import type { Services } from './services.ts';
 import { accountNotifyUrl, adapterFor, type ChannelAccountRow, type ResolvedChannel } from './channel-accounts.ts';
 import { builtInTarget, healthOf } from './channel-health.ts';
+import { cached } from './routing-cache.ts';
 
 export type RoutingStrategy = 'priority' | 'cheapest';
 export const routingStrategies: readonly RoutingStrategy[] = ['priority', 'cheapest'];
@@ -76,7 +77,7 @@ export async function routeNewAttempt(services: Services, tenant: Tenant, reques
   const accounts: ChannelAccountRow[] =
     channels.length === 0
       ? []
-      : await services.db
+      : await cached(services, `accounts|${tenant.merchantId}|${tenant.livemode}|${request.type}`, () => services.db
           .selectFrom('channel_accounts')
           .selectAll()
           .where('merchant_id', '=', tenant.merchantId)
@@ -86,11 +87,11 @@ export async function routeNewAttempt(services: Services, tenant: Tenant, reques
           .orderBy('priority')
           .orderBy('created_at')
           .orderBy('id')
-          .execute();
+          .execute());
   const builtIn = services.channels.forPaymentMethodType(request.type, tenant.livemode);
   if (accounts.length === 0) {
     if (!builtIn) return undefined;
-    const health = (await healthOf(services, [builtInTarget(builtIn.id)])).get(builtInTarget(builtIn.id));
+    const health = (await cached(services, `health|${builtInTarget(builtIn.id)}`, () => healthOf(services, [builtInTarget(builtIn.id)]))).get(builtInTarget(builtIn.id));
     if (health && !health.in_rotation) throw unavailable(request, [`${builtIn.id}: out of rotation (${health.last_error ?? 'no healthy answer'})`]);
     const fee = services.config.channelFeeBps.get(builtIn.id);
     return {
@@ -102,8 +103,8 @@ export async function routeNewAttempt(services: Services, tenant: Tenant, reques
     };
   }
 
-  const strategy = await routingStrategyOf(services, tenant.merchantId);
-  const health = await healthOf(services, accounts.map((a) => a.id));
+  const strategy = await cached(services, `strategy|${tenant.merchantId}`, () => routingStrategyOf(services, tenant.merchantId));
+  const health = await cached(services, `health|${accounts.map((a) => a.id).join(',')}`, () => healthOf(services, accounts.map((a) => a.id)));
   const candidates = accounts.map((account) => {
     const fee = feeRateFor(account.fees, request) ?? defaultRate(services, account.channel);
     const mismatch = ruleMismatch(account.rules, request);

@@ -8,6 +8,7 @@ import { AppError, parseMetadata } from '../../../kernel/index.ts';
 import {
   createChannelAccount,
   getChannelAccount,
+  forgetRouting,
   healthOf,
   listChannelAccounts,
   routingStrategies,
@@ -137,6 +138,7 @@ export async function channelAccountRoutes(app: FastifyInstance, options: { serv
       .set((eb) => ({ settings: eb.fn<Record<string, unknown>>('jsonb_set', [eb.ref('settings'), eb.val(`{${key}}`), eb.val(JSON.stringify(value))]) }))
       .where('id', '=', merchantId)
       .execute();
+    forgetRouting(services);
   };
 
   app.get('/routing_settings', { schema: { tags, summary: 'How payments are routed across channel accounts' } }, async (request) => {
