@@ -8,3 +8,4 @@ export * from './tenant.ts';
 export * from './card-number.ts';
 export * from './metadata.ts';
 export * from './urls.ts';
+export * from './html.ts';

@@ -9,10 +9,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { escapeHtml } from '../../kernel/index.ts';
 import { receiveChannelNotification, type Services } from '../../flows/index.ts';
 import { getAttempt, getPaymentIntentById } from '../../payments/index.ts';
 
-const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 export async function channelCallbackRoutes(app: FastifyInstance, options: { services: Services }): Promise<void> {
   const { services } = options;

@@ -4,29 +4,11 @@
  * pay (approve), decline (the order is closed), or walk away (nothing happens; the order waits).
  */
 import type { FastifyReply } from 'fastify';
+import { Html, html, standalonePage } from '../../kernel/index.ts';
 import { formatYuan } from './money.ts';
 import type { Trade } from './trades.ts';
 
-function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-/** A trusted HTML fragment; everything interpolated into `html` that is not one is escaped. */
-export class Html {
-  readonly text: string;
-  constructor(text: string) {
-    this.text = text;
-  }
-}
-
-export function html(strings: TemplateStringsArray, ...values: (string | Html | readonly Html[])[]): Html {
-  let out = strings[0] ?? '';
-  values.forEach((value, i) => {
-    const part = value instanceof Html ? value.text : Array.isArray(value) ? value.map((v: Html) => v.text).join('') : escapeHtml(value as string);
-    out += part + (strings[i + 1] ?? '');
-  });
-  return new Html(out);
-}
+export { Html, html };
 
 const styles = `
 :root{color-scheme:light dark;--fg:#1a1f36;--muted:#5c6578;--bg:#eef3fb;--panel:#fff;--line:#e3e8ef;--accent:#1677ff;--accent-fg:#fff;--bad:#c92a2a}
@@ -54,24 +36,7 @@ code{font-size:.9em;overflow-wrap:anywhere}
 `;
 
 function page(title: string, body: Html): string {
-  return `<!doctype html>
-<html lang="zh-CN">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>${escapeHtml(title)}</title>
-<style>${styles}</style>
-</head>
-<body>
-<main>
-<p class="badge">Fenpay sandbox · 支付宝模拟器</p>
-<p class="brand">支付宝 · Alipay</p>
-${body.text}
-</main>
-</body>
-</html>
-`;
+  return standalonePage({ lang: 'zh-CN', title, styles, body: `<p class="badge">Fenpay sandbox · 支付宝模拟器</p>\n<p class="brand">支付宝 · Alipay</p>\n${body.text}` });
 }
 
 /** Chinese first (it is Alipay), English beneath. */

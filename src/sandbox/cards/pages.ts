@@ -6,7 +6,7 @@
  *   POST /sandbox/cards/3ds/:reference   result=approve|fail → record, tell Fenpay, 303 to the return URL
  */
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
-import { formatMinor, httpUrlOrUndefined } from '../../kernel/index.ts';
+import { formatMinor, html, httpUrlOrUndefined, standalonePage, type Html } from '../../kernel/index.ts';
 import type { SandboxCardAcquirer, SandboxChallengeView } from './acquirer.ts';
 
 export interface SandboxCardPagesOptions {
@@ -25,26 +25,6 @@ const brandNames: Record<string, string> = {
   diners: 'Diners Club',
 };
 
-function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-/** A trusted HTML fragment; everything interpolated into `html` that is not one is escaped. */
-class Html {
-  readonly text: string;
-  constructor(text: string) {
-    this.text = text;
-  }
-}
-
-function html(strings: TemplateStringsArray, ...values: (string | Html | readonly Html[])[]): Html {
-  let out = strings[0] ?? '';
-  values.forEach((value, i) => {
-    const part = value instanceof Html ? value.text : Array.isArray(value) ? value.map((v: Html) => v.text).join('') : escapeHtml(value as string);
-    out += part + (strings[i + 1] ?? '');
-  });
-  return new Html(out);
-}
 
 function formatAmount(amount: bigint, currency: string): string {
   try {
@@ -78,23 +58,7 @@ button:focus-visible,.button:focus-visible{outline:3px solid var(--accent);outli
 `;
 
 function page(title: string, body: Html): string {
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>${escapeHtml(title)}</title>
-<style>${styles}</style>
-</head>
-<body>
-<main>
-<p class="badge">Fenpay sandbox · 测试环境</p>
-${body.text}
-</main>
-</body>
-</html>
-`;
+  return standalonePage({ lang: 'en', title, styles, body: `<p class="badge">Fenpay sandbox · 测试环境</p>\n${body.text}` });
 }
 
 /** Two languages side by side: English first, Chinese beneath. */

@@ -3,10 +3,7 @@
  * assets, readable on a phone. No card number is asked for: the buyer just approves, declines or
  * walks away.
  */
-
-function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
+import { escapeHtml } from '../../kernel/index.ts';
 
 /** Fen as yuan for display ("12.34"), with integer arithmetic. */
 export function yuan(fen: bigint): string {

@@ -2,12 +2,9 @@
  * The buyer's side of WeChat Pay, simulated: the page a code_url or h5_url opens. Server-rendered,
  * bilingual (English, 中文), no external assets, phone-sized. Three endings: pay, decline, walk away.
  */
-import { formatMinor } from '../../kernel/index.ts';
+import { escapeHtml, formatMinor, standalonePage } from '../../kernel/index.ts';
 import type { EmulatedOrder } from './store.ts';
 
-function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
 
 const styles = `
 :root{color-scheme:light dark;--fg:#1a1f36;--muted:#5c6578;--bg:#f4f6fa;--panel:#fff;--line:#e3e8ef;--accent:#07c160;--accent-fg:#fff;--bad:#c92a2a}
@@ -33,23 +30,7 @@ button:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
 `;
 
 function page(title: string, body: string): string {
-  return `<!doctype html>
-<html lang="zh-CN">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>${escapeHtml(title)}</title>
-<style>${styles}</style>
-</head>
-<body>
-<main>
-<p class="badge">WeChat Pay sandbox · 微信支付测试环境</p>
-${body}
-</main>
-</body>
-</html>
-`;
+  return standalonePage({ lang: 'zh-CN', title, styles, body: `<p class="badge">WeChat Pay sandbox · 微信支付测试环境</p>\n${body}` });
 }
 
 function bilingual(en: string, zh: string): string {
