@@ -31,7 +31,8 @@ export interface OutboxEvent {
 export async function readOutbox(
   services: Services,
   reader: OutboxReader,
-  options: { limit: number },
+  /** `withData`: also read each event's snapshot (the NATS reader publishes it; dispatch does not need it). */
+  options: { limit: number; withData: boolean },
   handle: (trx: Tx, events: readonly OutboxEvent[]) => Promise<void>,
 ): Promise<number | undefined> {
   return await services.db.transaction().execute(async (trx) => {
@@ -39,7 +40,7 @@ export async function readOutbox(
     if (!cursor) return undefined;
     const events = (
       await sql<OutboxEvent>`
-        SELECT id, merchant_id, livemode, type, created_at, xid::text AS xid, data, request_id, idempotency_key FROM events
+        SELECT id, merchant_id, livemode, type, created_at, xid::text AS xid, ${options.withData ? sql`data, request_id, idempotency_key` : sql`NULL AS data, NULL AS request_id, NULL AS idempotency_key`} FROM events
         WHERE (xid, id) > (${cursor.xid}::xid8, ${cursor.event_id}) AND xid < pg_snapshot_xmin(pg_current_snapshot())
         ORDER BY xid, id LIMIT ${options.limit}`.execute(trx)
     ).rows;

@@ -48,7 +48,7 @@ export function deliveryJobKey(deliveryId: string): string {
  * another process is dispatching.
  */
 export async function dispatchWebhookEvents(services: Services, options: { limit: number }): Promise<number | undefined> {
-  return await readOutbox(services, 'webhooks', options, async (trx, events) => {
+  return await readOutbox(services, 'webhooks', { ...options, withData: false }, async (trx, events) => {
     const merchants = [...new Set(events.map((e) => e.merchant_id))];
     const endpoints = await trx
       .selectFrom('webhook_endpoints')

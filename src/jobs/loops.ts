@@ -105,7 +105,7 @@ export async function startNatsPublisher(services: Services, config: NatsConfig)
     intervalMs: services.config.webhooks.dispatchIntervalMs,
     logger: services.logger,
     round: () =>
-      readOutbox(services, 'nats', { limit: batchSize }, async (_trx, events) => {
+      readOutbox(services, 'nats', { limit: batchSize, withData: true }, async (_trx, events) => {
         await Promise.all(
           events.map((event) => js.publish(natsSubject(config, event), JSON.stringify(serializeEvent(event)), { msgID: event.id })),
         );
