@@ -403,7 +403,8 @@ describe('notifications', () => {
     const req = await paidTrade(402n);
     const [note] = await waitFor(() => (notificationsFor(req.orderNo).length >= 1 ? notificationsFor(req.orderNo) : undefined));
     expect(note!.answered).toBe('success');
-    const record = emulator.notifications().find((r) => r.fields.out_trade_no === req.orderNo)!;
+    // The receiver answers before the emulator records the answer: wait for the record.
+    const record = await waitFor(() => emulator.notifications().find((r) => r.fields.out_trade_no === req.orderNo && r.acknowledged));
     expect(record.attempts.map((a) => a.result)).toEqual(['unreachable', 'acknowledged']);
   });
 });
