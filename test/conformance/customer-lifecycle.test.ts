@@ -59,12 +59,13 @@ describe('wrong-mode keys', () => {
     const testIntent = await shop.stripe.paymentIntents.create({ amount: 5000, currency: 'usd', payment_method: 'pm_card_visa', confirm: true });
     const refund = await shop.stripe.refunds.create({ payment_intent: testIntent.id, amount: 100 });
 
+    // One call at a time: a call started before the previous one is awaited could reject unobserved.
     for (const [call, kind] of [
-      [shop.stripe.customers.retrieve(customer.id), 'customer'],
-      [shop.stripe.paymentMethods.retrieve(pm.id), 'PaymentMethod'],
-      [shop.liveStripe.refunds.retrieve(refund.id), 'refund'],
+      [() => shop.stripe.customers.retrieve(customer.id), 'customer'],
+      [() => shop.stripe.paymentMethods.retrieve(pm.id), 'PaymentMethod'],
+      [() => shop.liveStripe.refunds.retrieve(refund.id), 'refund'],
     ] as const) {
-      const error = await sdkFailure(call, StripeInvalidRequestError);
+      const error = await sdkFailure(call(), StripeInvalidRequestError);
       expect(error.statusCode).toBe(404);
       expect(error.code).toBe('resource_missing');
       expect(error.message).toContain(`No such ${kind}`);
