@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 
 /**
  * Public ids are application-generated: a Stripe-style prefix and 24 random base62 characters
@@ -36,14 +36,25 @@ export const idPrefixes = {
 
 export type IdKind = keyof typeof idPrefixes;
 
+// Random bytes are drawn from the CSPRNG a few kilobytes at a time and each byte is used once: one
+// call per id cost more than the rest of the id (the pooling crypto.randomUUID does for the same reason).
+const pool = Buffer.alloc(4096);
+let poolOffset = pool.length;
+
+function randomByte(): number {
+  if (poolOffset === pool.length) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  return pool[poolOffset++]!;
+}
+
 export function randomToken(length: number): string {
   // Rejection sampling keeps the distribution uniform over the 62-character alphabet.
   let out = '';
   while (out.length < length) {
-    const bytes = randomBytes(length * 2);
-    for (const byte of bytes) {
-      if (byte < 248 && out.length < length) out += alphabet[byte % 62];
-    }
+    const byte = randomByte();
+    if (byte < 248) out += alphabet[byte % 62];
   }
   return out;
 }
