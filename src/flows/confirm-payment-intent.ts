@@ -152,21 +152,20 @@ export async function startAttempt(
   if (input.isNew) {
     next = { ...intent, ...patch };
     const created = serializePaymentIntent({ ...intent });
-    writeSet = {
+    writeSet = mergeWriteSets(paymentMethod.writes, {
       inserts: [
-        ...paymentMethod.inserts,
         { table: 'payment_intents', row: { ...next } },
         { table: 'payment_attempts', row: { ...attempt } },
         eventRow({ tenant: ctx.tenant, type: 'payment_intent.created', object: created as { id: string }, requestId: ctx.requestId, idempotencyKey: ctx.idempotency?.key, at: now }),
       ],
-    };
+    });
   } else {
     next = nextVersion(intent, patch, now);
-    writeSet = {
+    writeSet = mergeWriteSets(paymentMethod.writes, {
       guards: [{ table: 'payment_intents', id: intent.id, version: intent.version }],
-      inserts: [...paymentMethod.inserts, { table: 'payment_attempts', row: { ...attempt } }],
+      inserts: [{ table: 'payment_attempts', row: { ...attempt } }],
       updates: [intentUpdate(next)],
-    };
+    });
   }
   await commit(services, ctx, mergeWriteSets(writeSet, input.extraWrites), { resourceId: intent.id });
   return { intent: next, attempt, paymentMethod };

@@ -7,7 +7,7 @@ import { serializePaymentIntent, type PaymentIntentRow } from '../payments/index
 import type { FlowResponse } from './apply-attempt-outcome.ts';
 import { finishAttempt, startAttempt } from './confirm-payment-intent.ts';
 import { buildWalletPaymentMethod, checkPaymentMethodOptions, resolvePaymentMethod, type PaymentMethodData, type PaymentMethodOptions } from './payment-method-flows.ts';
-import { commit, type RequestContext, type Services } from './services.ts';
+import { commit, mergeWriteSets, type RequestContext, type Services } from './services.ts';
 
 export interface CreatePaymentIntentInput {
   readonly amount: bigint;
@@ -97,14 +97,13 @@ export async function createPaymentIntent(services: Services, ctx: RequestContex
   await commit(
     services,
     ctx,
-    {
+    mergeWriteSets(paymentMethod?.writes ?? {}, {
       inserts: [
-        ...(paymentMethod?.inserts ?? []),
         { table: 'payment_intents', row: { ...intent } },
         eventRow({ tenant: ctx.tenant, type: 'payment_intent.created', object: body as { id: string }, requestId: ctx.requestId, idempotencyKey: scope?.key, at: now }),
       ],
       updates: scope ? [scope.complete({ status: 200, body })] : [],
-    },
+    }),
     { resourceId: id },
   );
   if (scope) scope.completed = true;

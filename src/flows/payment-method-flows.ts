@@ -1,10 +1,10 @@
 /** Creating, attaching and detaching PaymentMethods; resolving the one a PaymentIntent will use. */
 import { AppError, detectBrand, luhnValid, newId, normalizeCardNumber, Secret } from '../kernel/index.ts';
-import type { Row, WriteSet } from '../db/index.ts';
+import type { WriteSet } from '../db/index.ts';
 import { eventRow } from '../events/index.ts';
 import { getCustomer } from '../customers/index.ts';
 import { getPaymentMethod, serializePaymentMethod, testPaymentMethodCards, type PaymentMethodRow } from '../payment-methods/index.ts';
-import { commit, retryOnConflict, type RequestContext, type Services } from './services.ts';
+import { commit, mergeWriteSets, retryOnConflict, type RequestContext, type Services } from './services.ts';
 
 export interface CardInput {
   readonly number: string;
@@ -23,7 +23,8 @@ export interface BuiltPaymentMethod {
   readonly row: PaymentMethodRow;
   /** The card number when it was just entered (saves a vault read); otherwise read from the vault. */
   readonly card: Secret<string> | undefined;
-  readonly inserts: { table: 'payment_methods' | 'vault_cards'; row: Row }[];
+  /** The rows to write with it (nothing for a PaymentMethod that already exists). */
+  readonly writes: WriteSet;
 }
 
 const brandCountry: Record<string, string> = { unionpay: 'CN', jcb: 'JP' };
@@ -32,7 +33,14 @@ const brandCountry: Record<string, string> = { unionpay: 'CN', jcb: 'JP' };
 export function buildCardPaymentMethod(
   services: Services,
   ctx: RequestContext,
-  input: { card: CardInput; billingDetails?: Record<string, unknown> | undefined; metadata?: Record<string, string> | undefined; customerId?: string | null },
+  input: {
+    card: CardInput;
+    billingDetails?: Record<string, unknown> | undefined;
+    metadata?: Record<string, string> | undefined;
+    customerId?: string | null;
+    /** A published test card (Stripe's `pm_card_*`): its vault row is shared, inserted if absent. */
+    publicTestCard?: boolean;
+  },
 ): BuiltPaymentMethod {
   if (ctx.tenant.livemode && !ctx.handlesCardData) throw new AppError('card_data_not_allowed', { param: 'card[number]' });
   const digits = normalizeCardNumber(input.card.number);
@@ -46,7 +54,8 @@ export function buildCardPaymentMethod(
     throw new AppError('invalid_expiry_year', { param: 'card[exp_year]', message: "Your card's expiration year is invalid." });
   }
   const brand = detectBrand(digits);
-  const sealed = services.vault.seal({ merchantId: ctx.tenant.merchantId, number: new Secret(digits) });
+  const sealInput = { merchantId: ctx.tenant.merchantId, number: new Secret(digits) };
+  const sealed = input.publicTestCard === true ? services.vault.sealTestCard(sealInput) : services.vault.seal(sealInput);
   const row: PaymentMethodRow = {
     id: newId('paymentMethod'),
     merchant_id: ctx.tenant.merchantId,
@@ -69,10 +78,10 @@ export function buildCardPaymentMethod(
   return {
     row,
     card: new Secret(digits),
-    inserts: [
-      { table: 'vault_cards', row: sealed.row },
-      { table: 'payment_methods', row: { ...row } },
-    ],
+    writes:
+      input.publicTestCard === true
+        ? { insertsIfAbsent: [{ table: 'vault_cards', row: sealed.row, conflictColumns: ['token'] }], inserts: [{ table: 'payment_methods', row: { ...row } }] }
+        : { inserts: [{ table: 'vault_cards', row: sealed.row }, { table: 'payment_methods', row: { ...row } }] },
   };
 }
 
@@ -144,7 +153,7 @@ export function buildWalletPaymentMethod(services: Services, ctx: RequestContext
     version: 1,
     created_at: services.now(),
   };
-  return { row, card: undefined, inserts: [{ table: 'payment_methods', row: { ...row } }] };
+  return { row, card: undefined, writes: { inserts: [{ table: 'payment_methods', row: { ...row } }] } };
 }
 
 export async function createPaymentMethod(services: Services, ctx: RequestContext, input: CreatePaymentMethodInput): Promise<Record<string, unknown>> {
@@ -157,7 +166,7 @@ export async function createPaymentMethod(services: Services, ctx: RequestContex
   }
   const body = serializePaymentMethod(built.row);
   const scope = ctx.idempotency;
-  await commit(services, ctx, { inserts: built.inserts, updates: scope ? [scope.complete({ status: 200, body })] : [] }, { resourceId: built.row.id });
+  await commit(services, ctx, mergeWriteSets(built.writes, { updates: scope ? [scope.complete({ status: 200, body })] : [] }), { resourceId: built.row.id });
   if (scope) scope.completed = true;
   return body;
 }
@@ -175,7 +184,7 @@ export async function resolvePaymentMethod(
   if (testNumber !== undefined) {
     if (ctx.tenant.livemode) throw new AppError('resource_missing', { param: input.param, message: `No such PaymentMethod: '${input.paymentMethodId}'; test PaymentMethods work in test mode only.` });
     const year = services.now().getUTCFullYear() + 3;
-    return buildCardPaymentMethod(services, { ...ctx, handlesCardData: true }, { card: { number: testNumber, expMonth: 12, expYear: year }, customerId: null });
+    return buildCardPaymentMethod(services, { ...ctx, handlesCardData: true }, { card: { number: testNumber, expMonth: 12, expYear: year }, customerId: null, publicTestCard: true });
   }
   const row = await getPaymentMethod(services.db, ctx.tenant, input.paymentMethodId);
   if (!row) throw new AppError('resource_missing', { param: input.param, message: `No such PaymentMethod: '${input.paymentMethodId}'` });
@@ -185,7 +194,7 @@ export async function resolvePaymentMethod(
       message: `The PaymentMethod ${row.id} is attached to customer ${row.customer_id}; pass that customer to use it.`,
     });
   }
-  return { row, card: undefined, inserts: [] };
+  return { row, card: undefined, writes: {} };
 }
 
 export async function attachPaymentMethod(services: Services, ctx: RequestContext, input: { paymentMethodId: string; customerId: string }): Promise<Record<string, unknown>> {

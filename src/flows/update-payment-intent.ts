@@ -5,7 +5,7 @@ import { getPaymentIntent, intentUpdate, nextVersion, serializePaymentIntent, ty
 import type { FlowResponse } from './apply-attempt-outcome.ts';
 import { unexpectedState } from './confirm-payment-intent.ts';
 import { resolvePaymentMethod } from './payment-method-flows.ts';
-import { commit, retryOnConflict, type RequestContext, type Services } from './services.ts';
+import { commit, mergeWriteSets, retryOnConflict, type RequestContext, type Services } from './services.ts';
 
 export interface UpdatePaymentIntentInput {
   readonly amount?: bigint | undefined;
@@ -64,11 +64,10 @@ export async function updatePaymentIntent(services: Services, ctx: RequestContex
     await commit(
       services,
       ctx,
-      {
+      mergeWriteSets(paymentMethod?.writes ?? {}, {
         guards: [{ table: 'payment_intents', id, version: intent.version }],
-        inserts: paymentMethod?.inserts ?? [],
         updates: [intentUpdate(next), ...(scope ? [scope.complete({ status: 200, body })] : [])],
-      },
+      }),
       { resourceId: id },
     );
     if (scope) scope.completed = true;

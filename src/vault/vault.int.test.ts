@@ -128,6 +128,31 @@ describe('seal and open', () => {
   });
 });
 
+describe('published test cards (pm_card_*)', () => {
+  it('seals one row per merchant and number, stored once however often it is written', async () => {
+    const first = vault.sealTestCard({ merchantId: merchantA, number: new Secret(visa) });
+    const again = vault.sealTestCard({ merchantId: merchantA, number: new Secret(visa) });
+    expect(again.token).toBe(first.token);
+    expect(first.token).toMatch(/^vt_[0-9A-Za-z]{24}$/);
+    expect(vault.sealTestCard({ merchantId: merchantB, number: new Secret(visa) }).token).not.toBe(first.token);
+    expect(vault.sealTestCard({ merchantId: merchantA, number: new Secret(mastercard) }).token).not.toBe(first.token);
+    // Another process (a fresh vault with the same keys) derives the same token: its row is the same row.
+    const otherProcess = createVault({ keys: new Map([['k1', k1]]), activeKeyId: 'k1' });
+    expect(otherProcess.sealTestCard({ merchantId: merchantA, number: new Secret(visa) }).token).toBe(first.token);
+    for (const sealed of [first, again, otherProcess.sealTestCard({ merchantId: merchantA, number: new Secret(visa) })]) {
+      const result = await batcher.submit({ insertsIfAbsent: [{ table: 'vault_cards', row: sealed.row, conflictColumns: ['token'] }] });
+      expect(result.ok).toBe(true);
+    }
+    const rows = await database.pool.query('SELECT count(*)::int AS n FROM vault_cards WHERE token = $1', [first.token]);
+    expect(rows.rows[0].n).toBe(1);
+    const opened = await vault.open(database.db, { merchantId: merchantA, token: first.token });
+    expect(opened.reveal()).toBe(visa);
+    expect(first.fingerprint).toBe(vault.fingerprint(new Secret(visa)));
+    const error = await rejectionOf(vault.open(database.db, { merchantId: merchantB, token: first.token }));
+    expect((error as AppError).code).toBe('resource_missing');
+  });
+});
+
 describe('tenancy', () => {
   it("treats another merchant's token as not found", async () => {
     const sealed = await sealAndStore(vault, merchantA, visa);
