@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../test/support/database.ts';
-import { quote } from './write-batcher.ts';
+import { dollarQuote, quote } from './write-batcher.ts';
 
 let database: TestDatabase;
 beforeAll(async () => {
@@ -31,7 +31,18 @@ describe('quoting strings into SQL literals', () => {
     expect(merchants.rowCount).toBe(1);
   });
 
+  it('makes every JSON document mean exactly itself as a dollar-quoted literal, its own tag inside included', async () => {
+    const documents = [...tricky, '$fenpay$', 'x$fenpay$y$fenpay0$z', '$fenpay0$$fenpay$', '{"k":"$fenpay$\'; DROP TABLE merchants; --"}', '$fenpay', 'ends in $fenpay0', '$fenpay$ and ends in $fenpay', '$'];
+    for (const text of documents) {
+      const result = await database.pool.query<{ v: string }>(`SELECT ${dollarQuote(text)} AS v`);
+      expect(result.rows[0]!.v, JSON.stringify(text)).toBe(text);
+    }
+    const merchants = await database.pool.query(`SELECT count(*) FROM merchants`);
+    expect(merchants.rowCount).toBe(1);
+  });
+
   it('refuses a NUL character instead of cutting the string', () => {
     expect(() => quote('a\u0000b')).toThrow(/NUL/);
+    expect(() => dollarQuote('a\u0000b')).toThrow(/NUL/);
   });
 });
