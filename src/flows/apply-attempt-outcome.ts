@@ -164,7 +164,7 @@ export function buildOutcomeApplication(
       ...ledger.inserts,
       ...events.map((type) => eventRow({ tenant, type, object: type.startsWith('charge.') ? chargeObject(nextAttempt, nextIntent) : (body as { id: string }), requestId: ctx.requestId, idempotencyKey: ctx.idempotency?.key, at: now })),
     ],
-    updates: [attemptUpdate(nextAttempt), ...(nextIntent === intent ? [] : [intentUpdate(nextIntent)])],
+    updates: [attemptUpdate(nextAttempt, attempt), ...(nextIntent === intent ? [] : [intentUpdate(nextIntent, intent)])],
     balanceDeltas: ledger.balanceDeltas,
   };
 

@@ -63,6 +63,8 @@ beforeAll(async () => {
       for (const insert of writeSet.inserts ?? []) if (insert.table === 'payment_intents') createdAs.push(String(insert.row.status));
       for (const u of updates) {
         const id = String(u.key.id);
+        // An update names status only when it changes it (intentUpdate writes changed columns).
+        if (!('status' in u.set)) continue;
         const to = String(u.set.status);
         const from = before.get(id);
         if (from !== undefined && from !== to) transitions.push({ id, from, to });

@@ -261,12 +261,18 @@ export function nextSyncDelaySeconds(syncCount: number): number | undefined {
   return syncCount < tiers.length + 7 ? 86_400 : undefined;
 }
 
-/** Every mutable column of a PaymentIntent: one shape, so a batch updates all intents in one statement. */
-export function intentUpdate(pi: PaymentIntentRow): { table: 'payment_intents'; key: { id: string }; set: Record<string, unknown> } {
+/**
+ * Every mutable column of an intent (one shape, so a batch updates all such intents in one statement),
+ * or, given the row as read (`previous`, whose version the write set guards), only the columns that
+ * differ from it plus version and updated_at: under the guard the others still hold exactly those
+ * values, and a shorter UPDATE is less for PostgreSQL to parse and log. Updates of one outcome share
+ * a shape, so the hot path still batches into one statement per shape.
+ */
+export function intentUpdate(pi: PaymentIntentRow, previous?: PaymentIntentRow): { table: 'payment_intents'; key: { id: string }; set: Record<string, unknown> } {
   return {
     table: 'payment_intents',
     key: { id: pi.id },
-    set: {
+    set: changedColumns(previous, {
       amount: pi.amount,
       currency: pi.currency,
       status: pi.status,
@@ -293,16 +299,16 @@ export function intentUpdate(pi: PaymentIntentRow): { table: 'payment_intents'; 
       expires_at: pi.expires_at,
       version: pi.version,
       updated_at: pi.updated_at,
-    },
+    }),
   };
 }
 
 /** Every mutable column of an attempt, likewise. */
-export function attemptUpdate(a: AttemptRow): { table: 'payment_attempts'; key: { id: string }; set: Record<string, unknown> } {
+export function attemptUpdate(a: AttemptRow, previous?: AttemptRow): { table: 'payment_attempts'; key: { id: string }; set: Record<string, unknown> } {
   return {
     table: 'payment_attempts',
     key: { id: a.id },
-    set: {
+    set: changedColumns(previous, {
       status: a.status,
       channel_reference: a.channel_reference,
       amount_captured: a.amount_captured,
@@ -315,8 +321,25 @@ export function attemptUpdate(a: AttemptRow): { table: 'payment_attempts'; key: 
       next_sync_at: a.next_sync_at,
       version: a.version,
       updated_at: a.updated_at,
-    },
+    }),
   };
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a instanceof Date && b instanceof Date) return a.getTime() === b.getTime();
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function changedColumns(previous: object | undefined, set: Record<string, unknown>): Record<string, unknown> {
+  if (previous === undefined) return set;
+  const before = previous as Record<string, unknown>;
+  const changed: Record<string, unknown> = {};
+  for (const [column, value] of Object.entries(set)) {
+    if (column === 'version' || column === 'updated_at' || !sameValue(value, before[column])) changed[column] = value;
+  }
+  return changed;
 }
 
 /** The version guards of an attempt and its intent, which most payment writes take together. */
