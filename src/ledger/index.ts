@@ -46,9 +46,19 @@ export type TransferSpec =
   | (TransferBase & { readonly phase: 'post'; readonly pending: PendingTransfer; readonly amount: bigint })
   | (TransferBase & { readonly phase: 'void'; readonly pending: PendingTransfer });
 
+// Account ids are a pure function of the reference; a payment names three accounts per transfer set,
+// so the digests of recently used ones are kept (bounded: cleared when full).
+const accountIds = new Map<string, string>();
+
 export function accountId(ref: AccountRef): string {
-  const digest = createHash('sha256').update(`${ref.merchantId ?? '*'}|${ref.livemode ? 'live' : 'test'}|${ref.currency}|${ref.code}`).digest('base64url');
-  return `la_${digest.slice(0, 32)}`;
+  const key = `${ref.merchantId ?? '*'}|${ref.livemode ? 'live' : 'test'}|${ref.currency}|${ref.code}`;
+  let id = accountIds.get(key);
+  if (id === undefined) {
+    id = `la_${createHash('sha256').update(key).digest('base64url').slice(0, 32)}`;
+    if (accountIds.size >= 10_000) accountIds.clear();
+    accountIds.set(key, id);
+  }
+  return id;
 }
 
 export function merchantBalanceAccount(tenant: Tenant, currency: string): AccountRef {
