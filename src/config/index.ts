@@ -219,7 +219,7 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownTimeoutMs: int('SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
     seedDemo: bool('FENPAY_SEED_DEMO', !production),
     workerConcurrency: int('WORKER_CONCURRENCY', 4, 1, 64),
-    writeBatchConcurrency: int('WRITE_BATCH_CONCURRENCY', 8, 1, 32),
+    writeBatchConcurrency: int('WRITE_BATCH_CONCURRENCY', 2, 1, 32),
     writeBatchSizeMax: int('WRITE_BATCH_SIZE_MAX', 400, 1, 5000),
     webhooks: {
       timeoutMs: duration('WEBHOOK_TIMEOUT', '10s'),
