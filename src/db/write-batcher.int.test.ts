@@ -496,3 +496,46 @@ describe('a batch that fails in its first round trip', () => {
     }
   });
 });
+
+describe('round trips', () => {
+  it('sends a batch whose guards and claims all hold as one message, and a batch with a loss in four with the same answers', async () => {
+    const pool = new pg.Pool({ connectionString: database.url, max: 1 });
+    const messages: string[] = [];
+    pool.on('connect', (client) => {
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      (client as { query: unknown }).query = (...args: unknown[]) => {
+        if (typeof args[0] === 'string') messages.push(args[0]);
+        return query(...args);
+      };
+    });
+    try {
+      const { batcher } = newBatcher({ pool });
+      const [a, b, c] = [uid('cus'), uid('cus'), uid('cus')];
+      await insertCustomers([a, b, c]);
+      await batcher.submit({}); // loads the column types: a query of its own, once per batcher
+      messages.length = 0;
+      const held = await batcher.submit({ ...rename(a, 1, 'a2'), claims: [idempotencyClaim(uid('key'))], inserts: [customerRow(uid('cus'))] });
+      expect(held).toEqual({ ok: true });
+      expect(messages).toHaveLength(1);
+      expect(messages[0]).toMatch(/^BEGIN;\nDO /);
+      expect(messages[0]).toMatch(/COMMIT$/);
+
+      messages.length = 0;
+      const key = uid('key');
+      const results = await oneBatch(batcher, [rename(b, 1, 'b2'), { ...rename(c, 5, 'stale'), claims: [idempotencyClaim(key)] }]);
+      expect(results.map(value)).toEqual([{ ok: true }, { ok: false, reason: 'version_conflict', table: 'customers', id: c }]);
+      // The batch: the one-trip attempt, its ROLLBACK, then the two trips (the second gives back the lost claim).
+      const batch = messages.slice(-4);
+      expect(batch.map((m) => m.split(/[;\s]/, 1)[0])).toEqual(['BEGIN', 'ROLLBACK', 'BEGIN', 'DELETE']);
+      expect(batch[0]).toMatch(/^BEGIN;\nDO /);
+      const rows = await customers([a, b, c]);
+      expect(rows.get(a)).toMatchObject({ name: 'a2', version: 2 });
+      expect(rows.get(b)).toMatchObject({ name: 'b2', version: 2 });
+      expect(rows.get(c)).toMatchObject({ name: 'original', version: 1 });
+      // The losing unit's claim was given back: the key is free for its retry.
+      expect(await batcher.submit({ claims: [idempotencyClaim(key)] })).toEqual({ ok: true });
+    } finally {
+      await pool.end();
+    }
+  });
+});

@@ -176,10 +176,11 @@ export class WriteBatcher {
   }
 
   /**
-   * One batch in two round trips to PostgreSQL. Every statement of a round trip goes in one
-   * simple-protocol message, with values as typed, escaped literals: a busy event loop costs one
-   * scheduling delay per round trip, not one per statement.
-   *   round trip 1: BEGIN; lock guarded rows; insert idempotency claims (RETURNING the ones won)
+   * One batch in one round trip to PostgreSQL, or two when a guard or claim loses. Every statement of
+   * a round trip goes in one simple-protocol message, with values as typed, escaped literals: a busy
+   * event loop costs one scheduling delay per round trip, not one per statement.
+   *   one trip: BEGIN; DO (lock and check guards, take claims, raise on a loss); writes; COMMIT
+   *   after a loss, round trip 1: BEGIN; lock guarded rows; insert idempotency claims (RETURNING the ones won)
    *   round trip 2: drop claims of units that lost a guard; inserts; updates; balances; check; COMMIT
    */
   async #execute(units: WriteSet[]): Promise<WriteResult[]> {
@@ -232,6 +233,31 @@ export class WriteBatcher {
         const { table, conflictColumns } = entries[0]!.claim;
         firstTrip.push(insertSql(types, table, entries.map((e) => e.claim.row), { conflictColumns, returning: conflictColumns }));
       }
+      // One round trip when nothing is expected to lose: a DO block locks and checks the guards and
+      // takes the claims, raising on the first mismatch, and the writes follow in the same message.
+      // A raise aborts the transaction before anything commits; then the batch is rolled back and
+      // takes the two-trip path, which finds out which units lost. (Two units of the batch guarding
+      // one row always take the two-trip path: only one of them may apply.)
+      const guardRepeats = guardTables.some((table) => {
+        const ids = guardsByTable.get(table)!.filter((e) => alive(e.unit)).map((e) => e.guard.id);
+        return new Set(ids).size !== ids.length;
+      });
+      if (firstTrip.length > 1 && !guardRepeats) {
+        open = true;
+        try {
+          const writes = this.#writeStatements(types, units.filter((_, i) => alive(i)));
+          await client.query(['BEGIN', optimisticCheck(types, guardTables.map((table) => guardsByTable.get(table)!.filter((e) => alive(e.unit))), claimGroups), ...writes, 'COMMIT'].join(';\n'));
+          open = false;
+          return results;
+        } catch (error) {
+          const e = error as { message?: string; detail?: string };
+          if (e.message === 'fenpay_balance_violation' && e.detail) throw new BalanceViolation(new Set(e.detail.split(',')));
+          if (e.message !== optimisticConflict) throw error;
+          await client.query('ROLLBACK');
+          open = false;
+        }
+      }
+
       let secondTripPrefix: string[] = [];
       if (firstTrip.length === 1) {
         secondTripPrefix = ['BEGIN'];
@@ -271,91 +297,7 @@ export class WriteBatcher {
       }
 
       const live = units.filter((_, i) => alive(i));
-      const secondTrip = [...secondTripPrefix];
-
-      // Rows that may already exist (ledger accounts): insert, ignore conflicts; sorted to keep lock order.
-      const ifAbsent = groupBy(live.flatMap((u) => u.insertsIfAbsent ?? []), (c) => `${c.table}|${c.conflictColumns.join(',')}`);
-      for (const claims of ifAbsent.values()) {
-        const { table, conflictColumns } = claims[0]!;
-        const unique = new Map<string, Row>();
-        for (const c of claims) unique.set(conflictColumns.map((col) => String(c.row[col])).join('\u0000'), c.row);
-        const rows = [...unique.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, row]) => row);
-        secondTrip.push(insertSql(types, table, rows, { conflictColumns, returning: [] }));
-      }
-
-      // New rows, table by table in foreign-key order.
-      const inserts = live.flatMap((u) => u.inserts ?? []);
-      const unordered = inserts.find((ins) => !tableOrder.includes(ins.table));
-      if (unordered) throw new AssertionError(`the write batcher does not insert into ${unordered.table}: add it to tableOrder`);
-      for (const table of tableOrder) {
-        const rows = inserts.filter((ins) => ins.table === table).map((ins) => ins.row);
-        for (const group of groupBy(rows, (r) => Object.keys(r).sort().join(',')).values()) {
-          secondTrip.push(insertSql(types, table, group, { returning: [] }));
-        }
-      }
-
-      // Updates, grouped by table, key columns and set columns.
-      const updates = live.flatMap((u) => u.updates ?? []);
-      const updateGroups = groupBy(updates, (u) => `${u.table}|${Object.keys(u.key).sort().join(',')}|${Object.keys(u.set).sort().join(',')}`);
-      for (const group of [...updateGroups.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, g]) => g)) {
-        secondTrip.push(updateSql(types, group));
-      }
-
-      // Balances: one upsert per (account, bucket), sorted, then the non-negative check.
-      const deltas = live.flatMap((u) => u.balanceDeltas ?? []);
-      let guardedAccounts: string[] = [];
-      if (deltas.length > 0) {
-        const bucket = this.#batchSeq++ % ledgerBucketCount;
-        const byAccount = new Map<string, { dp: bigint; dP: bigint; cp: bigint; cP: bigint; nonNegative: boolean; merchantId: string | null }>();
-        for (const d of deltas) {
-          const sum = byAccount.get(d.accountId) ?? { dp: 0n, dP: 0n, cp: 0n, cP: 0n, nonNegative: false, merchantId: d.merchantId };
-          sum.dp += d.debitsPending;
-          sum.dP += d.debitsPosted;
-          sum.cp += d.creditsPending;
-          sum.cP += d.creditsPosted;
-          sum.nonNegative ||= d.nonNegative;
-          byAccount.set(d.accountId, sum);
-        }
-        const accountIds = [...byAccount.keys()].sort();
-        // Only a batch that lowers a non-negative account's available amount (posted credits − posted
-        // debits − pending debits) can break the rule; a batch that only raises it (payments: charge in,
-        // fee out) cannot, and takes no lock beyond its own bucket row.
-        const lowers = (s: { dp: bigint; dP: bigint; cP: bigint }) => s.cP - s.dP - s.dp < 0n;
-        guardedAccounts = accountIds.filter((id) => byAccount.get(id)!.nonNegative && lowers(byAccount.get(id)!));
-        const guardedList = guardedAccounts.map((id) => quote(id)).join(', ');
-        // Lock every existing bucket of each account this batch lowers, in one global order and before
-        // writing any bucket, so batches that lower one account queue here and the check sees every debit
-        // committed before it. (Locking after the upsert let two batches each hold their own bucket while
-        // waiting for the other's: a deadlock.) Batches that only raise an account upsert one bucket row
-        // in sorted order and can wait behind a lowering batch, never in a cycle with it.
-        if (guardedAccounts.length > 0) {
-          secondTrip.push(`SELECT 1 FROM ledger_account_buckets WHERE account_id IN (${guardedList}) ORDER BY account_id, bucket FOR UPDATE`);
-        }
-        const values = accountIds
-          .map((id) => {
-            const s = byAccount.get(id)!;
-            return `(${quote(id)}, ${s.merchantId === null ? 'NULL' : quote(s.merchantId)}, ${bucket}::int2, ${s.dp}::int8, ${s.dP}::int8, ${s.cp}::int8, ${s.cP}::int8)`;
-          })
-          .join(', ');
-        secondTrip.push(
-          `INSERT INTO ledger_account_buckets AS b (account_id, merchant_id, bucket, debits_pending, debits_posted, credits_pending, credits_posted)
-           VALUES ${values}
-           ON CONFLICT (account_id, bucket) DO UPDATE SET
-             debits_pending = b.debits_pending + excluded.debits_pending,
-             debits_posted = b.debits_posted + excluded.debits_posted,
-             credits_pending = b.credits_pending + excluded.credits_pending,
-             credits_posted = b.credits_posted + excluded.credits_posted`,
-        );
-        if (guardedAccounts.length > 0) {
-          // Raises (and so aborts the transaction before COMMIT) naming the accounts that would overdraw.
-          secondTrip.push(`DO $fenpay_check$ DECLARE short text; BEGIN
-             SELECT string_agg(account_id, ',') INTO short FROM (
-               SELECT account_id FROM ledger_account_buckets WHERE account_id IN (${guardedList})
-                GROUP BY account_id HAVING sum(debits_posted + debits_pending) > sum(credits_posted)) s;
-             IF short IS NOT NULL THEN RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'fenpay_balance_violation', DETAIL = short; END IF;
-           END $fenpay_check$`);
-        }
-      }
+      const secondTrip = [...secondTripPrefix, ...this.#writeStatements(types, live)];
       secondTrip.push('COMMIT');
       open = true;
       try {
@@ -381,6 +323,96 @@ export class WriteBatcher {
     }
   }
 
+  /** The statements that write the live units: inserts if absent, inserts, updates, balances and their check. */
+  #writeStatements(types: ColumnTypes, live: readonly WriteSet[]): string[] {
+    const statements: string[] = [];
+
+    // Rows that may already exist (ledger accounts): insert, ignore conflicts; sorted to keep lock order.
+    const ifAbsent = groupBy(live.flatMap((u) => u.insertsIfAbsent ?? []), (c) => `${c.table}|${c.conflictColumns.join(',')}`);
+    for (const claims of ifAbsent.values()) {
+      const { table, conflictColumns } = claims[0]!;
+      const unique = new Map<string, Row>();
+      for (const c of claims) unique.set(conflictColumns.map((col) => String(c.row[col])).join('\u0000'), c.row);
+      const rows = [...unique.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, row]) => row);
+      statements.push(insertSql(types, table, rows, { conflictColumns, returning: [] }));
+    }
+
+    // New rows, table by table in foreign-key order.
+    const inserts = live.flatMap((u) => u.inserts ?? []);
+    const unordered = inserts.find((ins) => !tableOrder.includes(ins.table));
+    if (unordered) throw new AssertionError(`the write batcher does not insert into ${unordered.table}: add it to tableOrder`);
+    for (const table of tableOrder) {
+      const rows = inserts.filter((ins) => ins.table === table).map((ins) => ins.row);
+      for (const group of groupBy(rows, (r) => Object.keys(r).sort().join(',')).values()) {
+        statements.push(insertSql(types, table, group, { returning: [] }));
+      }
+    }
+
+    // Updates, grouped by table, key columns and set columns.
+    const updates = live.flatMap((u) => u.updates ?? []);
+    const updateGroups = groupBy(updates, (u) => `${u.table}|${Object.keys(u.key).sort().join(',')}|${Object.keys(u.set).sort().join(',')}`);
+    for (const group of [...updateGroups.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, g]) => g)) {
+      statements.push(updateSql(types, group));
+    }
+
+    // Balances: one upsert per (account, bucket), sorted, then the non-negative check.
+    const deltas = live.flatMap((u) => u.balanceDeltas ?? []);
+    let guardedAccounts: string[] = [];
+    if (deltas.length > 0) {
+      const bucket = this.#batchSeq++ % ledgerBucketCount;
+      const byAccount = new Map<string, { dp: bigint; dP: bigint; cp: bigint; cP: bigint; nonNegative: boolean; merchantId: string | null }>();
+      for (const d of deltas) {
+        const sum = byAccount.get(d.accountId) ?? { dp: 0n, dP: 0n, cp: 0n, cP: 0n, nonNegative: false, merchantId: d.merchantId };
+        sum.dp += d.debitsPending;
+        sum.dP += d.debitsPosted;
+        sum.cp += d.creditsPending;
+        sum.cP += d.creditsPosted;
+        sum.nonNegative ||= d.nonNegative;
+        byAccount.set(d.accountId, sum);
+      }
+      const accountIds = [...byAccount.keys()].sort();
+      // Only a batch that lowers a non-negative account's available amount (posted credits − posted
+      // debits − pending debits) can break the rule; a batch that only raises it (payments: charge in,
+      // fee out) cannot, and takes no lock beyond its own bucket row.
+      const lowers = (s: { dp: bigint; dP: bigint; cP: bigint }) => s.cP - s.dP - s.dp < 0n;
+      guardedAccounts = accountIds.filter((id) => byAccount.get(id)!.nonNegative && lowers(byAccount.get(id)!));
+      const guardedList = guardedAccounts.map((id) => quote(id)).join(', ');
+      // Lock every existing bucket of each account this batch lowers, in one global order and before
+      // writing any bucket, so batches that lower one account queue here and the check sees every debit
+      // committed before it. (Locking after the upsert let two batches each hold their own bucket while
+      // waiting for the other's: a deadlock.) Batches that only raise an account upsert one bucket row
+      // in sorted order and can wait behind a lowering batch, never in a cycle with it.
+      if (guardedAccounts.length > 0) {
+        statements.push(`SELECT 1 FROM ledger_account_buckets WHERE account_id IN (${guardedList}) ORDER BY account_id, bucket FOR UPDATE`);
+      }
+      const values = accountIds
+        .map((id) => {
+          const s = byAccount.get(id)!;
+          return `(${quote(id)}, ${s.merchantId === null ? 'NULL' : quote(s.merchantId)}, ${bucket}::int2, ${s.dp}::int8, ${s.dP}::int8, ${s.cp}::int8, ${s.cP}::int8)`;
+        })
+        .join(', ');
+      statements.push(
+        `INSERT INTO ledger_account_buckets AS b (account_id, merchant_id, bucket, debits_pending, debits_posted, credits_pending, credits_posted)
+         VALUES ${values}
+         ON CONFLICT (account_id, bucket) DO UPDATE SET
+           debits_pending = b.debits_pending + excluded.debits_pending,
+           debits_posted = b.debits_posted + excluded.debits_posted,
+           credits_pending = b.credits_pending + excluded.credits_pending,
+           credits_posted = b.credits_posted + excluded.credits_posted`,
+      );
+      if (guardedAccounts.length > 0) {
+        // Raises (and so aborts the transaction before COMMIT) naming the accounts that would overdraw.
+        statements.push(`DO $fenpay_check$ DECLARE short text; BEGIN
+           SELECT string_agg(account_id, ',') INTO short FROM (
+             SELECT account_id FROM ledger_account_buckets WHERE account_id IN (${guardedList})
+              GROUP BY account_id HAVING sum(debits_posted + debits_pending) > sum(credits_posted)) s;
+           IF short IS NOT NULL THEN RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'fenpay_balance_violation', DETAIL = short; END IF;
+         END $fenpay_check$`);
+      }
+    }
+    return statements;
+  }
+
   #loadColumnTypes(): Promise<ColumnTypes> {
     this.#columnTypes ??= (async () => {
       const result = await this.#pool.query<{ table_name: string; column_name: string; udt_name: string }>(
@@ -397,6 +429,43 @@ export class WriteBatcher {
     this.#columnTypes.catch(() => (this.#columnTypes = undefined));
     return this.#columnTypes;
   }
+}
+
+const optimisticConflict = 'fenpay_optimistic_conflict';
+
+/**
+ * The DO block of a one-trip batch: per guarded table (in table order), lock the guarded rows in id
+ * order and count those still at the version read; per claim group, insert the claims and count the
+ * ones won. Any shortfall raises `fenpay_optimistic_conflict`.
+ */
+function optimisticCheck(
+  types: ColumnTypes,
+  guardsPerTable: readonly (readonly { guard: Guard }[])[],
+  claimGroups: readonly (readonly { claim: Claim }[])[],
+): string {
+  const raise = (expected: number) => `IF fenpay_n <> ${expected} THEN RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = '${optimisticConflict}'; END IF`;
+  const steps: string[] = [];
+  for (const entries of guardsPerTable) {
+    if (entries.length === 0) continue;
+    const table = entries[0]!.guard.table;
+    const ids = entries.map((e) => e.guard.id).sort();
+    const expected = entries.map((e) => {
+      if (!Number.isSafeInteger(e.guard.version)) throw new AssertionError(`guard version of ${e.guard.id} is not an integer`);
+      return `(${quote(e.guard.id)}, ${e.guard.version})`;
+    });
+    steps.push(
+      `SELECT count(*) INTO fenpay_n FROM (SELECT id, version FROM ${ident(table)} WHERE id IN (${ids.map((id) => quote(id)).join(', ')}) ORDER BY id FOR UPDATE) s WHERE (s.id, s.version) IN (${expected.join(', ')})`,
+      raise(entries.length),
+    );
+  }
+  for (const entries of claimGroups) {
+    const { table, conflictColumns } = entries[0]!.claim;
+    steps.push(
+      `WITH won AS (${insertSql(types, table, entries.map((e) => e.claim.row), { conflictColumns, returning: conflictColumns })}) SELECT count(*) INTO fenpay_n FROM won`,
+      raise(entries.length),
+    );
+  }
+  return `DO ${dollarQuote(`DECLARE fenpay_n bigint; BEGIN\n${steps.join(';\n')};\nEND`)}`;
 }
 
 function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
