@@ -493,15 +493,19 @@ function asArray(result: pg.QueryResult | pg.QueryResult[]): pg.QueryResult[] {
 type Encoder = (value: unknown) => string;
 
 /**
- * The literal encoder of one column: a value as a typed SQL literal for the column's type. Strings are
- * quoted by `quote` (JSON documents by `dollarQuote`); numbers and booleans are checked to be what they
- * claim before being written out, so nothing a request sends can change the statement. Looked up once
- * per column of a statement, not per value.
+ * The literal encoder of one column: a value as a SQL literal for the column's type. Strings are quoted
+ * by `quote` (JSON documents by `dollarQuote`); numbers and booleans are checked to be what they claim
+ * before being written out, so nothing a request sends can change the statement. Looked up once per
+ * column of a statement, not per value. `typed` adds an explicit cast, which a literal needs where
+ * PostgreSQL cannot tell its type from where it goes (a VALUES list joined in an UPDATE, a comparison);
+ * in an INSERT's VALUES each literal is read straight into its target column's type, and a cast would
+ * only be one more node per value to parse and analyse.
  */
-function encoderFor(types: ColumnTypes, table: string, column: string): Encoder {
+function encoderFor(types: ColumnTypes, table: string, column: string, typed = true): Encoder {
   const udt = types.get(table)?.get(column);
   if (udt === undefined) throw new AssertionError(`unknown column ${table}.${column}`);
-  const nullLiteral = `NULL::${castOf(udt)}`;
+  const suffix = (cast: string) => (typed ? `::${cast}` : '');
+  const nullLiteral = `NULL${suffix(castOf(udt))}`;
   const encode = ((): Encoder => {
     switch (udt) {
       case 'text':
@@ -512,7 +516,7 @@ function encoderFor(types: ColumnTypes, table: string, column: string): Encoder 
       case 'int2':
       case 'int4':
       case 'int8': {
-        const cast = `::${udt}`;
+        const cast = suffix(udt);
         return (value) => {
           if (typeof value === 'bigint' || (typeof value === 'number' && Number.isSafeInteger(value))) return `${value.toString()}${cast}`;
           throw new AssertionError(`${table}.${column} expects an integer`);
@@ -523,15 +527,17 @@ function encoderFor(types: ColumnTypes, table: string, column: string): Encoder 
           if (typeof value !== 'boolean') throw new AssertionError(`${table}.${column} expects a boolean`);
           return value ? 'true' : 'false';
         };
-      case 'timestamptz':
+      case 'timestamptz': {
+        const cast = suffix('timestamptz');
         return (value) => {
           const date = value instanceof Date ? value : new Date(value as string);
           if (Number.isNaN(date.getTime())) throw new AssertionError(`${table}.${column} expects a timestamp`);
-          return `'${date.toISOString()}'::timestamptz`;
+          return `'${date.toISOString()}'${cast}`;
         };
+      }
       case 'jsonb':
       case 'json': {
-        const cast = `::${udt}`;
+        const cast = suffix(udt);
         return (value) => `${dollarQuote(JSON.stringify(value))}${cast}`;
       }
       case '_text':
@@ -539,11 +545,13 @@ function encoderFor(types: ColumnTypes, table: string, column: string): Encoder 
           if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) throw new AssertionError(`${table}.${column} expects a list of strings`);
           return value.length === 0 ? `'{}'::text[]` : `ARRAY[${value.map((v: string) => quote(v)).join(', ')}]::text[]`;
         };
-      case 'bytea':
+      case 'bytea': {
+        const cast = suffix('bytea');
         return (value) => {
           if (!Buffer.isBuffer(value)) throw new AssertionError(`${table}.${column} expects bytes`);
-          return `'\\x${value.toString('hex')}'::bytea`;
+          return `'\\x${value.toString('hex')}'${cast}`;
         };
+      }
       default:
         throw new AssertionError(`no literal encoding for ${table}.${column} (${udt})`);
     }
@@ -596,7 +604,8 @@ function insertSql(
   options: { conflictColumns?: readonly string[]; returning: readonly string[] },
 ): string {
   const columns = Object.keys(rows[0]!).sort();
-  const encoders = columns.map((c) => encoderFor(types, table, c));
+  // Untyped literals: each is read straight into its target column's type.
+  const encoders = columns.map((c) => encoderFor(types, table, c, false));
   const values = rows.map((row) => `(${columns.map((c, i) => encoders[i]!(row[c])).join(', ')})`).join(',\n');
   let text = `INSERT INTO ${ident(table)} (${columns.map(ident).join(', ')}) VALUES ${values}`;
   if (options.conflictColumns) text += ` ON CONFLICT (${options.conflictColumns.map(ident).join(', ')}) DO NOTHING`;
