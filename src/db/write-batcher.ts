@@ -250,9 +250,7 @@ export class WriteBatcher {
           open = false;
           return results;
         } catch (error) {
-          const e = error as { message?: string; detail?: string };
-          if (e.message === 'fenpay_balance_violation' && e.detail) throw new BalanceViolation(new Set(e.detail.split(',')));
-          if (e.message !== optimisticConflict) throw error;
+          if ((error as { message?: string }).message !== optimisticConflict) throw asBalanceViolation(error);
           await client.query('ROLLBACK');
           open = false;
         }
@@ -303,9 +301,7 @@ export class WriteBatcher {
       try {
         await client.query(secondTrip.join(';\n'));
       } catch (error) {
-        const e = error as { message?: string; detail?: string };
-        if (e.message === 'fenpay_balance_violation' && e.detail) throw new BalanceViolation(new Set(e.detail.split(',')));
-        throw error;
+        throw asBalanceViolation(error);
       }
       open = false;
       return results;
@@ -408,7 +404,7 @@ export class WriteBatcher {
            SELECT string_agg(account_id, ',') INTO short FROM (
              SELECT account_id FROM ledger_account_buckets WHERE account_id IN (${guardedList})
               GROUP BY account_id HAVING sum(debits_posted + debits_pending) > sum(credits_posted)) s;
-           IF short IS NOT NULL THEN RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'fenpay_balance_violation', DETAIL = short; END IF;
+           IF short IS NOT NULL THEN RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = '${balanceViolation}', DETAIL = short; END IF;
          END $fenpay_check$`);
       }
     }
@@ -434,6 +430,13 @@ export class WriteBatcher {
 }
 
 const optimisticConflict = 'fenpay_optimistic_conflict';
+const balanceViolation = 'fenpay_balance_violation';
+
+/** PostgreSQL's report of the non-negative check as a BalanceViolation naming the short accounts; any other error as is. */
+function asBalanceViolation(error: unknown): unknown {
+  const e = error as { message?: string; detail?: string };
+  return e.message === balanceViolation && e.detail ? new BalanceViolation(new Set(e.detail.split(','))) : error;
+}
 
 /**
  * The DO block of a one-trip batch: per guarded table (in table order), lock the guarded rows in id
