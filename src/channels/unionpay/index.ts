@@ -184,7 +184,9 @@ export function createUnionPayChannel(options: UnionPayChannelOptions): ChannelA
       if (!('queryId' in paid)) return paid;
       const creds = credentials.get(paid.reference.mode);
       if (creds === undefined) return { status: 'processing', reason: `unionpay_no_${paid.reference.mode}_credentials` };
-      const txnTime = beijingTimestamp(now());
+      // ACP knows a transaction by orderId + txnTime: a retry of this refund (same refund number) is the
+      // same transaction only under the txnTime it was first sent with, which the refund query needs too.
+      const txnTime = refundTimes.get(request.refundNo)?.txnTime ?? beijingTimestamp(now());
       rememberRefund(request.refundNo, { mode: paid.reference.mode, txnTime });
       const fields = refundFields({
         orderId: request.refundNo,

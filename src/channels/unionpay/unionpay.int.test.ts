@@ -356,6 +356,23 @@ describe('refunds', () => {
     expect(consume?.txnType === '01' && consume.amountRefunded).toBe(2_000n);
   });
 
+  it('retries a refund as the same transaction, even seconds later: the query still finds it', async () => {
+    const { order } = await paidOrder();
+    const refund: RefundRequest = { ...order, refundNo: randomToken(24), refundAmount: 300n };
+    expect((await channel.refund(refund)).status).toBe('processing');
+    // A retry in a later second (a slow first answer, a retry after a timeout) must name the same
+    // orderId + txnTime: UnionPay refuses the orderId again (12) and finds the refund only by its own txnTime.
+    clockMs += 5_000;
+    try {
+      expect((await channel.refund(refund)).status).toBe('processing');
+      expect(await channel.queryRefund!(refund)).toEqual({ status: 'succeeded', reference: expect.stringMatching(/^\d{21}$/) });
+    } finally {
+      clockMs -= 5_000;
+    }
+    const consume = emulator.transactions().find((t) => t.orderId === order.orderNo);
+    expect(consume?.txnType === '01' && consume.amountRefunded).toBe(300n);
+  });
+
   it('does not know a refund it never sent', async () => {
     const { order } = await paidOrder();
     expect(await channel.queryRefund!({ ...order, refundNo: randomToken(24), refundAmount: 1n })).toEqual({ status: 'processing', reason: 'unionpay_refund_txnTime_unknown' });
