@@ -66,6 +66,12 @@ export interface CaptureRequest extends OrderRef {
 export interface RefundRequest extends OrderRef {
   readonly refundNo: string;
   readonly refundAmount: bigint;
+  /**
+   * When the refund was first requested, as stored with it. A channel that knows a transaction by the
+   * moment it was sent (UnionPay's orderId + txnTime) sends every retry, and queries, under this
+   * moment, so a retry or a query after a restart still names the same transaction.
+   */
+  readonly requestedAt?: Date;
 }
 
 export type NextAction =

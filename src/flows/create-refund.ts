@@ -150,6 +150,7 @@ export async function createRefund(services: Services, ctx: RequestContext, inpu
       currency: attempt.currency,
       refundNo: reserved.refund.id.slice(3),
       refundAmount: reserved.refund.amount,
+      requestedAt: reserved.refund.created_at,
     });
   } catch (error) {
     services.logger.warn({ refund: reserved.refund.id, err: error }, 'channel refund failed without an answer; refund stays pending');
@@ -248,7 +249,7 @@ export async function recoverPendingRefund(services: Services, refundId: string)
   if (!attempt) return 'not_applicable';
   const channel = await channelForAttempt(services, attempt);
   if (!channel) return 'still_unknown';
-  const request = { orderNo: attempt.channel_order_no, reference: attempt.channel_reference ?? undefined, amount: attempt.amount, currency: attempt.currency, refundNo: refund.id.slice(3), refundAmount: refund.amount };
+  const request = { orderNo: attempt.channel_order_no, reference: attempt.channel_reference ?? undefined, amount: attempt.amount, currency: attempt.currency, refundNo: refund.id.slice(3), refundAmount: refund.amount, requestedAt: refund.created_at };
   let outcome: OperationOutcome;
   try {
     outcome = channel.queryRefund ? await channel.queryRefund(request) : { status: 'processing', reason: 'no refund query' };

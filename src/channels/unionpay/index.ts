@@ -11,13 +11,13 @@
  *   queryRefund  queryTrans on the refund's own orderId (= refundNo).
  *   notification backUrl form POST, verified (chain, CN, signature), acknowledged with 200 `ok`.
  *
- * Where txnTime lives: see the reference format in unionpay-transform.ts. A refund's txnTime is not
- * carried by RefundRequest, so the adapter remembers it in memory for queryRefund (see the report /
- * interface note there); a process that restarted answers `processing` until the refund notification
- * or reconciliation resolves it.
+ * Where txnTime lives: see the reference format in unionpay-transform.ts. A refund's txnTime is its
+ * RefundRequest's `requestedAt` (stored with the refund), so a retry or a query — after a restart too —
+ * names the same transaction. Without `requestedAt` the adapter falls back to the txnTime it remembers
+ * sending in this process.
  */
 import { assert } from '../../kernel/index.ts';
-import type { ChannelAdapter, ChannelOutcome, OperationOutcome, OrderRef } from '../channel.ts';
+import type { ChannelAdapter, ChannelOutcome, OperationOutcome, OrderRef, RefundRequest } from '../channel.ts';
 import { postAcp, signRequest, type AcpAnswer } from './unionpay-client.ts';
 import { resolveCredentials, type ResolvedCredentials, type UnionPayCredentials } from './unionpay-credentials.ts';
 import { parseUnionPayNotification } from './unionpay-notification.ts';
@@ -75,6 +75,11 @@ export function createUnionPayChannel(options: UnionPayChannelOptions): ChannelA
       const oldest = refundTimes.keys().next();
       if (oldest.done !== true) refundTimes.delete(oldest.value);
     }
+  }
+
+  /** The txnTime a refund was (or is first) sent under: its stored request time, else the one this process sent. */
+  function refundTxnTime(request: RefundRequest): string | undefined {
+    return request.requestedAt !== undefined ? beijingTimestamp(request.requestedAt) : refundTimes.get(request.refundNo)?.txnTime;
   }
 
   function backUrlFor(notifyUrl: string | undefined): string {
@@ -186,7 +191,7 @@ export function createUnionPayChannel(options: UnionPayChannelOptions): ChannelA
       if (creds === undefined) return { status: 'processing', reason: `unionpay_no_${paid.reference.mode}_credentials` };
       // ACP knows a transaction by orderId + txnTime: a retry of this refund (same refund number) is the
       // same transaction only under the txnTime it was first sent with, which the refund query needs too.
-      const txnTime = refundTimes.get(request.refundNo)?.txnTime ?? beijingTimestamp(now());
+      const txnTime = refundTxnTime(request) ?? beijingTimestamp(now());
       rememberRefund(request.refundNo, { mode: paid.reference.mode, txnTime });
       const fields = refundFields({
         orderId: request.refundNo,
@@ -202,11 +207,12 @@ export function createUnionPayChannel(options: UnionPayChannelOptions): ChannelA
     },
 
     async queryRefund(request) {
-      const sent = refundTimes.get(request.refundNo);
-      if (sent === undefined) return { status: 'processing', reason: 'unionpay_refund_txnTime_unknown' };
-      const creds = credentials.get(sent.mode);
-      if (creds === undefined) return { status: 'processing', reason: `unionpay_no_${sent.mode}_credentials` };
-      const answer = await postAcp(creds, creds.singleQueryUrl, queryFields(request.refundNo, sent.txnTime), clientOptions);
+      const txnTime = refundTxnTime(request);
+      const mode = refundTimes.get(request.refundNo)?.mode ?? parseReference(request.reference)?.mode;
+      if (txnTime === undefined || mode === undefined) return { status: 'processing', reason: 'unionpay_refund_txnTime_unknown' };
+      const creds = credentials.get(mode);
+      if (creds === undefined) return { status: 'processing', reason: `unionpay_no_${mode}_credentials` };
+      const answer = await postAcp(creds, creds.singleQueryUrl, queryFields(request.refundNo, txnTime), clientOptions);
       if (answer.kind === 'unknown') return { status: 'processing', reason: answer.reason };
       return refundOutcomeFromQuery(answer.fields);
     },

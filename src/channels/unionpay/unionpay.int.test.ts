@@ -373,6 +373,25 @@ describe('refunds', () => {
     expect(consume?.txnType === '01' && consume.amountRefunded).toBe(300n);
   });
 
+  it('sends and queries a refund under the time it was requested, so a restarted process finds it', async () => {
+    const { order } = await paidOrder();
+    const requestedAt = new Date(clockMs);
+    const refund: RefundRequest = { ...order, refundNo: randomToken(24), refundAmount: 200n, requestedAt };
+    expect((await channel.refund(refund)).status).toBe('processing');
+    clockMs += 90_000;
+    try {
+      // A new adapter instance remembers nothing: the stored request time is all it has.
+      const restarted = createUnionPayChannel({ test: emulator.credentials(), notifyUrl: `${merchantUrl}/hooks/unionpay`, timeoutMs: 1_000, now });
+      expect(await restarted.queryRefund!(refund)).toEqual({ status: 'succeeded', reference: expect.stringMatching(/^\d{21}$/) });
+      expect((await restarted.refund(refund)).status).toBe('processing');
+      expect(await restarted.queryRefund!(refund)).toMatchObject({ status: 'succeeded' });
+    } finally {
+      clockMs -= 90_000;
+    }
+    const consume = emulator.transactions().find((t) => t.orderId === order.orderNo);
+    expect(consume?.txnType === '01' && consume.amountRefunded).toBe(200n);
+  });
+
   it('does not know a refund it never sent', async () => {
     const { order } = await paidOrder();
     expect(await channel.queryRefund!({ ...order, refundNo: randomToken(24), refundAmount: 1n })).toEqual({ status: 'processing', reason: 'unionpay_refund_txnTime_unknown' });
