@@ -20,6 +20,22 @@ const clockScale = 60_000;
 let clockMs = Date.UTC(2031, 5, 15, 4, 0, 0); // 12:00 in Beijing
 const now = () => new Date(clockMs);
 
+/** Runs `body` with the shared clock `ms` ahead, then puts it back. */
+async function later<T>(ms: number, body: () => Promise<T>): Promise<T> {
+  clockMs += ms;
+  try {
+    return await body();
+  } finally {
+    clockMs -= ms;
+  }
+}
+
+/** What the emulator holds as refunded on the payment `orderNo`. */
+function refundedAtEmulator(orderNo: string): bigint | undefined {
+  const consume = emulator.transactions().find((t) => t.orderId === orderNo);
+  return consume?.txnType === '01' ? consume.amountRefunded : undefined;
+}
+
 let app: FastifyInstance;
 let emulator: UnionPayEmulator;
 let channel: ChannelAdapter;
@@ -327,12 +343,9 @@ describe('same-day cancel', () => {
 
   it('is refused on a later day', async () => {
     const { order } = await paidOrder();
-    clockMs += 24 * 60 * 60_000;
-    try {
+    await later(24 * 60 * 60_000, async () => {
       expect(await channel.cancel(order)).toMatchObject({ status: 'failed', message: expect.stringMatching(/^UnionPay 35/) });
-    } finally {
-      clockMs -= 24 * 60 * 60_000;
-    }
+    });
   });
 });
 
@@ -352,8 +365,7 @@ describe('refunds', () => {
     const third: RefundRequest = { ...order, refundNo: randomToken(24), refundAmount: 1n };
     expect(await channel.refund(third)).toMatchObject({ status: 'failed', message: expect.stringMatching(/^UnionPay 33/) });
     expect(await channel.queryRefund!(third)).toMatchObject({ status: 'processing' });
-    const consume = emulator.transactions().find((t) => t.orderId === request.orderNo);
-    expect(consume?.txnType === '01' && consume.amountRefunded).toBe(2_000n);
+    expect(refundedAtEmulator(request.orderNo)).toBe(2_000n);
   });
 
   it('retries a refund as the same transaction, even seconds later: the query still finds it', async () => {
@@ -362,15 +374,11 @@ describe('refunds', () => {
     expect((await channel.refund(refund)).status).toBe('processing');
     // A retry in a later second (a slow first answer, a retry after a timeout) must name the same
     // orderId + txnTime: UnionPay refuses the orderId again (12) and finds the refund only by its own txnTime.
-    clockMs += 5_000;
-    try {
+    await later(5_000, async () => {
       expect((await channel.refund(refund)).status).toBe('processing');
       expect(await channel.queryRefund!(refund)).toEqual({ status: 'succeeded', reference: expect.stringMatching(/^\d{21}$/) });
-    } finally {
-      clockMs -= 5_000;
-    }
-    const consume = emulator.transactions().find((t) => t.orderId === order.orderNo);
-    expect(consume?.txnType === '01' && consume.amountRefunded).toBe(300n);
+    });
+    expect(refundedAtEmulator(order.orderNo)).toBe(300n);
   });
 
   it('sends and queries a refund under the time it was requested, so a restarted process finds it', async () => {
@@ -378,18 +386,14 @@ describe('refunds', () => {
     const requestedAt = new Date(clockMs);
     const refund: RefundRequest = { ...order, refundNo: randomToken(24), refundAmount: 200n, requestedAt };
     expect((await channel.refund(refund)).status).toBe('processing');
-    clockMs += 90_000;
-    try {
+    await later(90_000, async () => {
       // A new adapter instance remembers nothing: the stored request time is all it has.
       const restarted = createUnionPayChannel({ test: emulator.credentials(), notifyUrl: `${merchantUrl}/hooks/unionpay`, timeoutMs: 1_000, now });
       expect(await restarted.queryRefund!(refund)).toEqual({ status: 'succeeded', reference: expect.stringMatching(/^\d{21}$/) });
       expect((await restarted.refund(refund)).status).toBe('processing');
       expect(await restarted.queryRefund!(refund)).toMatchObject({ status: 'succeeded' });
-    } finally {
-      clockMs -= 90_000;
-    }
-    const consume = emulator.transactions().find((t) => t.orderId === order.orderNo);
-    expect(consume?.txnType === '01' && consume.amountRefunded).toBe(200n);
+    });
+    expect(refundedAtEmulator(order.orderNo)).toBe(200n);
   });
 
   it('does not know a refund it never sent', async () => {
@@ -417,8 +421,7 @@ describe('faults never give a wrong final answer', () => {
     emulator.faults.inject(fault);
     const refund: RefundRequest = { ...order, refundNo: randomToken(24), refundAmount: 700n };
     expect((await channel.refund(refund)).status).toBe('processing');
-    const consume = emulator.transactions().find((t) => t.orderId === request.orderNo);
-    expect(consume?.txnType === '01' && consume.amountRefunded).toBe(refunded);
+    expect(refundedAtEmulator(request.orderNo)).toBe(refunded);
     expect((await channel.queryRefund!(refund)).status).toBe(refunded === 0n ? 'processing' : 'succeeded');
   });
 
