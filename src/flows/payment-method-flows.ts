@@ -55,7 +55,10 @@ export function buildCardPaymentMethod(
   }
   const brand = detectBrand(digits);
   const sealInput = { merchantId: ctx.tenant.merchantId, number: new Secret(digits) };
-  const sealed = input.publicTestCard === true ? services.vault.sealTestCard(sealInput) : services.vault.seal(sealInput);
+  const shared = input.publicTestCard === true;
+  const sealed = shared ? services.vault.sealTestCard(sealInput) : services.vault.seal(sealInput);
+  // A shared test-card row may exist already; a card of the payer's own is always a new row.
+  const vaultWrite: WriteSet = shared ? { insertsIfAbsent: [{ table: 'vault_cards', row: sealed.row, conflictColumns: ['token'] }] } : { inserts: [{ table: 'vault_cards', row: sealed.row }] };
   const row: PaymentMethodRow = {
     id: newId('paymentMethod'),
     merchant_id: ctx.tenant.merchantId,
@@ -78,10 +81,7 @@ export function buildCardPaymentMethod(
   return {
     row,
     card: new Secret(digits),
-    writes:
-      input.publicTestCard === true
-        ? { insertsIfAbsent: [{ table: 'vault_cards', row: sealed.row, conflictColumns: ['token'] }], inserts: [{ table: 'payment_methods', row: { ...row } }] }
-        : { inserts: [{ table: 'vault_cards', row: sealed.row }, { table: 'payment_methods', row: { ...row } }] },
+    writes: mergeWriteSets(vaultWrite, { inserts: [{ table: 'payment_methods', row: { ...row } }] }),
   };
 }
 
