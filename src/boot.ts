@@ -56,7 +56,7 @@ export async function resolveDatabaseUrl(config: Config, logger: Logger): Promis
 export async function startFenpay(options: StartOptions): Promise<Fenpay> {
   const { config, logger } = options;
   const { url, embedded } = await resolveDatabaseUrl(config, logger);
-  const database = connectDatabase({ url, poolSize: config.dbPoolSize });
+  const database = connectDatabase({ url, poolSize: config.dbPoolSize, writePoolSize: config.writeBatchConcurrency });
   try {
     const applied = await migrateToLatest(database.db);
     if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
@@ -68,7 +68,7 @@ export async function startFenpay(options: StartOptions): Promise<Fenpay> {
 
   const metrics = createMetrics();
   const batcher = new WriteBatcher({
-    pool: database.pool,
+    pool: database.writePool,
     concurrency: config.writeBatchConcurrency,
     maxBatchSize: config.writeBatchSizeMax,
     onBatch: (size, ms) => metrics.observeBatch(size, ms),

@@ -177,7 +177,7 @@ function keyOf(pair: string): string {
 function cliServices(config: Config, database: DatabaseHandle, logger: Logger): Services {
   return {
     db: database.db,
-    batcher: new WriteBatcher({ pool: database.pool, concurrency: 1, maxBatchSize: 1 }),
+    batcher: new WriteBatcher({ pool: database.writePool, concurrency: 1, maxBatchSize: 1 }),
     channels: new ChannelRegistry([]),
     channelCatalog,
     vault: createVault({ keys: config.vaultKeys, activeKeyId: config.vaultActiveKeyId, ...(config.vaultFingerprintKey ? { fingerprintKey: config.vaultFingerprintKey } : {}) }),

@@ -473,22 +473,25 @@ async function waitUntil(condition: () => Promise<boolean>, timeoutMs = 5_000): 
   }
 }
 
-describe('a batch that fails in its first round trip', () => {
-  it('rolls back before its connection goes back to the pool, so the next batch on it commits', async () => {
+describe('a batch that fails', () => {
+  it('in its open transaction is rolled back before its connection goes back to the pool', async () => {
     // One connection only: whatever the failed batch leaves on it, the next batch gets.
     const pool = new pg.Pool({ connectionString: database.url, max: 1 });
     try {
       const { batcher } = newBatcher({ pool });
       const [id] = [uid('cus')];
       await insertCustomers([id]);
-      // A guard on a table that does not exist fails after BEGIN, in the first round trip.
-      const broken = await batcher.submit({ guards: [{ table: 'no_such_table' as never, id: id, version: 1 }] }).then(
-        () => 'committed',
-        (error: unknown) => (error as Error).message,
-      );
-      expect(broken).toMatch(/no_such_table/);
-      expect(value((await oneBatch(batcher, [rename(id, 1, 'after the failure')]))[0])).toEqual({ ok: true });
-      expect((await customers([id])).get(id)?.name).toBe('after the failure');
+      // Two units guarding one row send the batch down the two-trip path (BEGIN … COMMIT over two
+      // messages); a third unit's foreign key breaks in the second, with the transaction open.
+      const results = await oneBatch(batcher, [
+        rename(id, 1, 'first'),
+        rename(id, 1, 'second'),
+        { inserts: [{ table: 'customers', row: { id: uid('cus'), merchant_id: 'acct_nobody', livemode: false, metadata: {} } }] },
+      ]);
+      expect(value(results[0])).toEqual({ ok: true });
+      expect(value(results[1])).toMatchObject({ ok: false, reason: 'version_conflict' });
+      expect(results[2]).toMatchObject({ status: 'rejected', reason: { code: '23503' } });
+      expect((await customers([id])).get(id)).toMatchObject({ name: 'first', version: 2 });
       const state = await pool.query<{ in_transaction: boolean }>(`SELECT now() <> statement_timestamp() AS in_transaction`);
       expect(state.rows[0]!.in_transaction).toBe(false);
     } finally {
@@ -498,39 +501,78 @@ describe('a batch that fails in its first round trip', () => {
 });
 
 describe('round trips', () => {
-  it('sends a batch whose guards and claims all hold as one message, and a batch with a loss in four with the same answers', async () => {
+  /**
+   * A pool whose connections record what they send: each message is the statements bound in it (by
+   * text) up to its Sync; a message that only prepares statements is recorded as `prepare`.
+   */
+  function recordingPool(): { pool: pg.Pool; messages: { kind: 'run' | 'prepare'; statements: string[] }[] } {
     const pool = new pg.Pool({ connectionString: database.url, max: 1 });
-    const messages: string[] = [];
+    const messages: { kind: 'run' | 'prepare'; statements: string[] }[] = [];
     pool.on('connect', (client) => {
-      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-      (client as { query: unknown }).query = (...args: unknown[]) => {
-        if (typeof args[0] === 'string') messages.push(args[0]);
-        return query(...args);
+      const stream = (client as unknown as { connection: { stream: { write: (chunk: unknown, ...rest: unknown[]) => boolean } } }).connection.stream;
+      const texts = new Map<string, string>();
+      let current: { parsed: string[]; bound: string[] } = { parsed: [], bound: [] };
+      const write = stream.write.bind(stream);
+      stream.write = (chunk: unknown, ...rest: unknown[]) => {
+        // Walk the frontend messages: type byte, int32 length (itself included), body.
+        const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.alloc(0);
+        const cstring = (at: number) => buffer.toString('utf8', at, buffer.indexOf(0, at));
+        for (let at = 0; at + 5 <= buffer.length; at += 1 + buffer.readInt32BE(at + 1)) {
+          const type = String.fromCharCode(buffer[at]!);
+          if (type === 'P') {
+            const name = cstring(at + 5);
+            const text = cstring(at + 5 + Buffer.byteLength(name) + 1);
+            texts.set(name, text);
+            current.parsed.push(text);
+          } else if (type === 'B') {
+            current.bound.push(texts.get(cstring(at + 6)) ?? '?'); // after the unnamed portal's NUL
+          } else if (type === 'S') {
+            // A connection's first message sets up its session and prepares statements: not a batch.
+            const setUp = current.bound.every((text) => text.startsWith('SELECT set_config('));
+            messages.push(setUp ? { kind: 'prepare', statements: current.parsed } : { kind: 'run', statements: current.bound });
+            current = { parsed: [], bound: [] };
+          }
+        }
+        return write(chunk, ...rest);
       };
     });
+    return { pool, messages };
+  }
+  const firstWord = (text: string) => text.split(/\s/, 1)[0];
+
+  it('sends a batch whose guards and claims all hold as one message, and a batch with a loss in three with the same answers', async () => {
+    const { pool, messages } = recordingPool();
     try {
       const { batcher } = newBatcher({ pool });
       const [a, b, c] = [uid('cus'), uid('cus'), uid('cus')];
       await insertCustomers([a, b, c]);
-      await batcher.submit({}); // loads the column types: a query of its own, once per batcher
-      messages.length = 0;
       const held = await batcher.submit({ ...rename(a, 1, 'a2'), claims: [idempotencyClaim(uid('key'))], inserts: [customerRow(uid('cus'))] });
       expect(held).toEqual({ ok: true });
-      expect(messages).toHaveLength(1);
-      expect(messages[0]).toMatch(/^BEGIN;\nDO /);
-      expect(messages[0]).toMatch(/COMMIT$/);
+      // The first use of each statement shape on a connection prepares it, once.
+      expect(messages.map((m) => m.kind)).toEqual(['prepare', 'run']);
+      expect(messages[1]!.statements.map(firstWord)).toEqual(['SELECT', 'WITH', 'INSERT', 'UPDATE']);
+      expect(messages[1]!.statements[0]).toMatch(/FOR UPDATE OF t/);
+
+      messages.length = 0;
+      const again = await batcher.submit({ ...rename(b, 1, 'b2'), claims: [idempotencyClaim(uid('key'))], inserts: [customerRow(uid('cus'))] });
+      expect(again).toEqual({ ok: true });
+      expect(messages.map((m) => m.kind)).toEqual(['run']);
 
       messages.length = 0;
       const key = uid('key');
-      const results = await oneBatch(batcher, [rename(b, 1, 'b2'), { ...rename(c, 5, 'stale'), claims: [idempotencyClaim(key)] }]);
+      const results = await oneBatch(batcher, [rename(b, 2, 'b3'), { ...rename(c, 5, 'stale'), claims: [idempotencyClaim(key)] }]);
       expect(results.map(value)).toEqual([{ ok: true }, { ok: false, reason: 'version_conflict', table: 'customers', id: c }]);
-      // The batch: the one-trip attempt, its ROLLBACK, then the two trips (the second gives back the lost claim).
-      const batch = messages.slice(-4);
-      expect(batch.map((m) => m.split(/[;\s]/, 1)[0])).toEqual(['BEGIN', 'ROLLBACK', 'BEGIN', 'DELETE']);
-      expect(batch[0]).toMatch(/^BEGIN;\nDO /);
+      // The one-trip attempt (rolled back by its own failure at the Sync), then the two trips: locks
+      // and claims in an open transaction, then the lost claim given back, the writes and COMMIT.
+      const runs = messages.filter((m) => m.kind === 'run').map((m) => m.statements.map(firstWord));
+      expect(runs).toEqual([
+        ['SELECT', 'WITH', 'UPDATE'],
+        ['BEGIN', 'SELECT', 'INSERT'],
+        ['DELETE', 'UPDATE', 'COMMIT'],
+      ]);
       const rows = await customers([a, b, c]);
       expect(rows.get(a)).toMatchObject({ name: 'a2', version: 2 });
-      expect(rows.get(b)).toMatchObject({ name: 'b2', version: 2 });
+      expect(rows.get(b)).toMatchObject({ name: 'b3', version: 3 });
       expect(rows.get(c)).toMatchObject({ name: 'original', version: 1 });
       // The losing unit's claim was given back: the key is free for its retry.
       expect(await batcher.submit({ claims: [idempotencyClaim(key)] })).toEqual({ ok: true });

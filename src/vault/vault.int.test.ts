@@ -41,7 +41,7 @@ async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
 
 beforeAll(async () => {
   database = await createTestDatabase({ poolSize: 5 });
-  batcher = new WriteBatcher({ pool: database.pool });
+  batcher = new WriteBatcher({ pool: database.writePool });
   merchantA = newId('merchant');
   merchantB = newId('merchant');
   await database.db

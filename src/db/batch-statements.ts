@@ -1,0 +1,241 @@
+/**
+ * The write batcher's statements. Each has a fixed text per shape (table, columns, options) and takes
+ * one binary array parameter per column, so a shape is prepared once per connection however many
+ * rows a batch has (see pipeline.ts, pg-binary.ts):
+ *
+ *   INSERT INTO t (a, b) SELECT u.c0, u.c1 FROM unnest($1::text[], $2::int8[]) AS u(c0, c1)
+ *   UPDATE t SET b = v.c1 FROM unnest($1::text[], $2::int8[]) AS v(c0, c1) WHERE t.a = v.c0
+ *
+ * Checks that must abort the transaction call fenpay_raise_if (migration 0011).
+ */
+import { AssertionError } from '../kernel/index.ts';
+import { BinaryWriter, codecFor, columnArray, type ColumnCodec } from './pg-binary.ts';
+import type { Statement } from './pipeline.ts';
+import type { Row, RowUpdate, TableName } from './write-set.ts';
+
+/** table → column → udt_name, from information_schema.columns. */
+export type ColumnTypes = ReadonlyMap<string, ReadonlyMap<string, string>>;
+
+export const optimisticConflict = 'fenpay_optimistic_conflict';
+export const balanceViolation = 'fenpay_balance_violation';
+
+interface Shape {
+  readonly text: string;
+  readonly columns: readonly string[];
+  readonly codecs: readonly ColumnCodec[];
+}
+
+export interface BalanceRow {
+  readonly accountId: string;
+  readonly merchantId: string | null;
+  readonly bucket: number;
+  readonly debitsPending: bigint;
+  readonly debitsPosted: bigint;
+  readonly creditsPending: bigint;
+  readonly creditsPosted: bigint;
+}
+
+export class BatchStatements {
+  readonly #types: ColumnTypes;
+  readonly #shapes = new Map<string, Shape>();
+
+  constructor(types: ColumnTypes) {
+    this.#types = types;
+  }
+
+  /** The udt of a column; an unknown table or column is a bug. */
+  udt(table: string, column: string): string {
+    const udt = this.#types.get(table)?.get(column);
+    if (udt === undefined) throw new AssertionError(`unknown column ${table}.${column}`);
+    return udt;
+  }
+
+  /** A value as PostgreSQL prints it in a text-format result row (to match RETURNING rows to units). */
+  textForm(table: string, column: string, value: unknown): string {
+    const udt = this.udt(table, column);
+    if (udt === 'bool') return value ? 't' : 'f';
+    if (udt === 'text' || udt === 'varchar' || udt === 'int2' || udt === 'int4' || udt === 'int8') return String(value);
+    throw new AssertionError(`${table}.${column} (${udt}) cannot be a conflict column`);
+  }
+
+  #shape(key: string, build: () => { text: string; columns: readonly string[]; table: string }): Shape {
+    let shape = this.#shapes.get(key);
+    if (!shape) {
+      const { text, columns, table } = build();
+      shape = { text, columns, codecs: columns.map((c) => codecFor(this.udt(table, c), `${table}.${c}`)) };
+      this.#shapes.set(key, shape);
+    }
+    return shape;
+  }
+
+  #params(writer: BinaryWriter, shape: Shape, table: string, rows: readonly Row[], valueOf: (row: Row, column: string) => unknown): Buffer[] {
+    return shape.columns.map((column, i) =>
+      columnArray(writer, shape.codecs[i]!, rows.map((row) => valueOf(row, column)), `${table}.${column}`),
+    );
+  }
+
+  /**
+   * Inserts rows that all have the same columns. With `conflictColumns`, rows that conflict are
+   * skipped; `returning` lists the columns of the rows actually inserted.
+   */
+  insert(writer: BinaryWriter, table: TableName, rows: readonly Row[], options: { conflictColumns?: readonly string[]; returning?: readonly string[] } = {}): Statement {
+    const columns = Object.keys(rows[0]!).sort();
+    const conflict = options.conflictColumns ?? [];
+    const returning = options.returning ?? [];
+    const shape = this.#shape(`insert|${table}|${columns.join(',')}|${conflict.join(',')}|${returning.join(',')}`, () => ({
+      table,
+      columns,
+      text: insertText(table, columns, this.#codecsOf(table, columns), conflict, returning),
+    }));
+    return { text: shape.text, values: this.#params(writer, shape, table, rows, (row, c) => row[c]) };
+  }
+
+  /** As `insert` with conflicts skipped, raising `fenpay_optimistic_conflict` unless every row was inserted. */
+  insertAll(writer: BinaryWriter, table: TableName, rows: readonly Row[], conflictColumns: readonly string[]): Statement {
+    const columns = Object.keys(rows[0]!).sort();
+    const shape = this.#shape(`insert-all|${table}|${columns.join(',')}|${conflictColumns.join(',')}`, () => ({
+      table,
+      columns,
+      text: (() => {
+        const codecs = this.#codecsOf(table, columns);
+        return (
+          `WITH won AS (${insertText(table, columns, codecs, conflictColumns, [conflictColumns[0]!])}) ` +
+          `SELECT fenpay_raise_if((SELECT count(*) FROM won) <> cardinality($1::${codecs[0]!.arrayType}), '${optimisticConflict}')`
+        );
+      })(),
+    }));
+    return { text: shape.text, values: this.#params(writer, shape, table, rows, (row, c) => row[c]) };
+  }
+
+  /** Deletes the rows whose `columns` equal one of `keys` (idempotency claims given back). */
+  deleteWhere(writer: BinaryWriter, table: TableName, keys: readonly Row[]): Statement {
+    const columns = Object.keys(keys[0]!).sort();
+    const shape = this.#shape(`delete|${table}|${columns.join(',')}`, () => ({
+      table,
+      columns,
+      text:
+        `DELETE FROM ${ident(table)} AS t USING ${unnestFrom(this.#codecsOf(table, columns), 'd')} ` +
+        `WHERE ${columns.map((c, i) => `t.${ident(c)} = d.c${i}`).join(' AND ')}`,
+    }));
+    return { text: shape.text, values: this.#params(writer, shape, table, keys, (row, c) => row[c]) };
+  }
+
+  /** Updates rows that all have the same key and set columns; each update names its row by `key`. */
+  update(writer: BinaryWriter, table: TableName, updates: readonly RowUpdate[]): Statement {
+    const first = updates[0]!;
+    const keyColumns = Object.keys(first.key).sort();
+    const setColumns = Object.keys(first.set).sort();
+    const columns = [...keyColumns, ...setColumns];
+    const shape = this.#shape(`update|${table}|${keyColumns.join(',')}|${setColumns.join(',')}`, () => {
+      const casts = this.#casts(table, columns);
+      const assignments = setColumns.map((c, j) => `${ident(c)} = v.c${keyColumns.length + j}${casts[keyColumns.length + j]}`).join(', ');
+      const where = keyColumns.map((c, i) => `t.${ident(c)} = v.c${i}`).join(' AND ');
+      return { table, columns, text: `UPDATE ${ident(table)} AS t SET ${assignments} FROM ${unnestFrom(this.#codecsOf(table, columns), 'v')} WHERE ${where}` };
+    });
+    const rows = updates.map((u) => ({ ...u.key, ...u.set }));
+    return { text: shape.text, values: this.#params(writer, shape, table, rows, (row, c) => row[c]) };
+  }
+
+  /**
+   * Locks the rows `ids` of a versioned table in id order and raises `fenpay_optimistic_conflict`
+   * unless each is still at its given version. Ids must be distinct.
+   */
+  checkVersions(writer: BinaryWriter, table: TableName, guards: readonly { id: string; version: number }[]): Statement {
+    const shape = this.#shape(`check-versions|${table}`, () => ({
+      table,
+      columns: ['id', 'version'],
+      text:
+        `SELECT fenpay_raise_if(count(*) <> cardinality($1::text[]), '${optimisticConflict}') FROM (` +
+        `SELECT t.id FROM ${ident(table)} AS t JOIN unnest($1::text[], $2::int4[]) AS g(id, version) ON t.id = g.id AND t.version = g.version ` +
+        `ORDER BY t.id FOR UPDATE OF t) AS locked`,
+    }));
+    const rows = guards.map((g) => ({ id: g.id, version: g.version }));
+    return { text: shape.text, values: this.#params(writer, shape, table, rows, (row, c) => row[c]) };
+  }
+
+  /** Locks the rows `ids` in id order and returns each one's id and version (the two-trip path). */
+  lockVersions(writer: BinaryWriter, table: TableName, ids: readonly string[]): Statement {
+    const shape = this.#shape(`lock-versions|${table}`, () => ({
+      table,
+      columns: ['id'],
+      text: `SELECT t.id, t.version FROM ${ident(table)} AS t WHERE t.id = ANY($1::text[]) ORDER BY t.id FOR UPDATE`,
+    }));
+    return { text: shape.text, values: this.#params(writer, shape, table, ids.map((id) => ({ id })), (row, c) => row[c]) };
+  }
+
+  /** Locks every bucket of the accounts, in one global order, before any bucket is written. */
+  lockBuckets(writer: BinaryWriter, accountIds: readonly string[]): Statement {
+    const shape = this.#shape('lock-buckets', () => ({
+      table: 'ledger_account_buckets',
+      columns: ['account_id'],
+      text: `SELECT 1 FROM ledger_account_buckets WHERE account_id = ANY($1::text[]) ORDER BY account_id, bucket FOR UPDATE`,
+    }));
+    return { text: shape.text, values: this.#params(writer, shape, 'ledger_account_buckets', accountIds.map((id) => ({ account_id: id })), (row, c) => row[c]) };
+  }
+
+  /** Adds each account's deltas to its row of one bucket (created at zero when absent). */
+  addToBuckets(writer: BinaryWriter, rows: readonly BalanceRow[]): Statement {
+    const columns = ['account_id', 'merchant_id', 'bucket', 'debits_pending', 'debits_posted', 'credits_pending', 'credits_posted'];
+    const shape = this.#shape('add-to-buckets', () => ({
+      table: 'ledger_account_buckets',
+      columns,
+      text:
+        `INSERT INTO ledger_account_buckets AS b (${columns.join(', ')}) SELECT * FROM ${unnestFrom(this.#codecsOf('ledger_account_buckets', columns), 'u')} ` +
+        `ON CONFLICT (account_id, bucket) DO UPDATE SET
+           debits_pending = b.debits_pending + excluded.debits_pending,
+           debits_posted = b.debits_posted + excluded.debits_posted,
+           credits_pending = b.credits_pending + excluded.credits_pending,
+           credits_posted = b.credits_posted + excluded.credits_posted`,
+    }));
+    const asRow = (r: BalanceRow): Row => ({
+      account_id: r.accountId,
+      merchant_id: r.merchantId,
+      bucket: r.bucket,
+      debits_pending: r.debitsPending,
+      debits_posted: r.debitsPosted,
+      credits_pending: r.creditsPending,
+      credits_posted: r.creditsPosted,
+    });
+    return { text: shape.text, values: this.#params(writer, shape, 'ledger_account_buckets', rows.map(asRow), (row, c) => row[c]) };
+  }
+
+  /** Raises `fenpay_balance_violation`, naming them in its detail, when any of the accounts has debits above its credits. */
+  checkBalances(writer: BinaryWriter, accountIds: readonly string[]): Statement {
+    const shape = this.#shape('check-balances', () => ({
+      table: 'ledger_account_buckets',
+      columns: ['account_id'],
+      text:
+        `SELECT fenpay_raise_if(short IS NOT NULL, '${balanceViolation}', short) FROM (` +
+        `SELECT string_agg(account_id, ',') AS short FROM (` +
+        `SELECT account_id FROM ledger_account_buckets WHERE account_id = ANY($1::text[]) ` +
+        `GROUP BY account_id HAVING sum(debits_posted + debits_pending) > sum(credits_posted)) AS s) AS x`,
+    }));
+    return { text: shape.text, values: this.#params(writer, shape, 'ledger_account_buckets', accountIds.map((id) => ({ account_id: id })), (row, c) => row[c]) };
+  }
+
+  #codecsOf(table: string, columns: readonly string[]): ColumnCodec[] {
+    return columns.map((c) => codecFor(this.udt(table, c), `${table}.${c}`));
+  }
+
+  #casts(table: string, columns: readonly string[]): string[] {
+    return this.#codecsOf(table, columns).map((codec) => codec.cast);
+  }
+}
+
+function insertText(table: string, columns: readonly string[], codecs: readonly ColumnCodec[], conflict: readonly string[], returning: readonly string[]): string {
+  const selectList = codecs.map((codec, i) => `u.c${i}${codec.cast}`).join(', ');
+  let text = `INSERT INTO ${ident(table)} (${columns.map(ident).join(', ')}) SELECT ${selectList} FROM ${unnestFrom(codecs, 'u')}`;
+  if (conflict.length > 0) text += ` ON CONFLICT (${conflict.map(ident).join(', ')}) DO NOTHING`;
+  if (returning.length > 0) text += ` RETURNING ${returning.map(ident).join(', ')}`;
+  return text;
+}
+
+/** `unnest($1::text[], $2::int8[]) AS alias(c0, c1)` over the columns' parameter arrays. */
+function unnestFrom(codecs: readonly ColumnCodec[], alias: string): string {
+  return `unnest(${codecs.map((codec, i) => `$${i + 1}::${codec.arrayType}`).join(', ')}) AS ${alias}(${codecs.map((_, i) => `c${i}`).join(', ')})`;
+}
+
+export function ident(name: string): string {
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new AssertionError(`bad identifier ${name}`);
+  return `"${name}"`;
+}
