@@ -2,9 +2,10 @@
  * One load phase: N keep-alive connections, each sending `POST /v1/payment_intents` with confirm=true
  * and a success test card, one merchant, a fresh Idempotency-Key and a random amount per request.
  * Every 200 whose body says `succeeded` is an acknowledged payment: its id is kept for verification.
+ * The requests go through http-load.ts, a load generator lean enough to share two cores with Fenpay.
  */
 import { randomInt, randomUUID } from 'node:crypto';
-import autocannon from 'autocannon';
+import { percentile, runLoad } from './http-load.ts';
 
 export interface LoadPhaseOptions {
   readonly name: string;
@@ -62,87 +63,72 @@ export async function runLoadPhase(options: LoadPhaseOptions, ackedIds: string[]
   const noteError = (text: string) => {
     if (sampleErrors.size < 5) sampleErrors.add(text.length > 300 ? `${text.slice(0, 300)}…` : text);
   };
-
-  let finish: (error: unknown, result?: autocannon.Result) => void = () => undefined;
-  const finished = new Promise<autocannon.Result>((resolve, reject) => {
-    finish = (error, result) => (error ? reject(error instanceof Error ? error : new Error('autocannon failed')) : resolve(result!));
-  });
-  const instance = autocannon({
-    url: options.baseUrl,
+  const url = new URL(options.baseUrl);
+  // Everything but the key and the body is the same for every request.
+  const head =
+    `POST /v1/payment_intents HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${options.secretKey}\r\n` +
+    'Content-Type: application/x-www-form-urlencoded\r\nIdempotency-Key: ';
+  const result = await runLoad({
+    target: { host: url.hostname, port: Number(url.port) },
     connections: options.connections,
-    duration: options.durationSeconds,
-    timeout: options.timeoutSeconds,
-    headers: {
-      authorization: `Bearer ${options.secretKey}`,
-      'content-type': 'application/x-www-form-urlencoded',
+    durationMs: options.durationSeconds * 1000,
+    timeoutMs: options.timeoutSeconds * 1000,
+    request: () => {
+      const body = formBody();
+      return `${head}${randomUUID()}\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
     },
-    requests: [
-      {
-        method: 'POST',
-        path: '/v1/payment_intents',
-        // Called for every request a connection sends: a new key and body each time.
-        setupRequest: (request) => ({ ...request, headers: { ...request.headers, 'idempotency-key': randomUUID() }, body: formBody() }),
-        onResponse: (status, body) => {
-          if (status !== 200) {
-            noteError(`${status} ${body}`);
-            return;
-          }
-          let parsed: { id?: unknown; object?: unknown; status?: unknown } | undefined;
-          try {
-            parsed = JSON.parse(body) as typeof parsed;
-          } catch {
-            parsed = undefined;
-          }
-          if (parsed?.object === 'payment_intent' && parsed.status === 'succeeded' && typeof parsed.id === 'string') {
-            succeeded += 1;
-            ackedIds.push(parsed.id);
-          } else {
-            okNotSucceeded += 1;
-            noteError(`200 ${body}`);
-          }
-        },
-      },
-    ],
-  }, (error, result) => finish(error, result));
-  instance.on('reqError', (error: unknown) => {
-    const message = error instanceof Error ? error.message : String(error);
-    if (message !== 'request timed out') noteError(`socket: ${message}`);
+    onResponse: (status, body) => {
+      if (status !== 200) {
+        noteError(`${status} ${body}`);
+        return;
+      }
+      let parsed: { id?: unknown; object?: unknown; status?: unknown } | undefined;
+      try {
+        parsed = JSON.parse(body) as typeof parsed;
+      } catch {
+        parsed = undefined;
+      }
+      if (parsed?.object === 'payment_intent' && parsed.status === 'succeeded' && typeof parsed.id === 'string') {
+        succeeded += 1;
+        ackedIds.push(parsed.id);
+      } else {
+        okNotSucceeded += 1;
+        noteError(`200 ${body}`);
+      }
+    },
+    onSocketError: (message) => noteError(`socket: ${message}`),
   });
-  // autocannon stops itself after `duration`; this only guards against it never reporting.
-  const guard = setTimeout(() => instance.stop(), (options.durationSeconds + options.timeoutSeconds + 15) * 1000);
-  let result: autocannon.Result;
-  try {
-    result = await finished;
-  } finally {
-    clearTimeout(guard);
-  }
 
-  const statusCounts: Record<string, number> = {};
-  for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) statusCounts[code] = stat.count ?? 0;
-  const responses = Object.values(statusCounts).reduce((a, b) => a + b, 0);
-  const timeouts = result.timeouts;
-  const socketErrors = result.errors - result.timeouts;
-  const sent = result.requests.sent;
-  const ended = responses + timeouts + socketErrors;
+  const latencies = [...result.latenciesMs].sort((a, b) => a - b);
+  const round = (ms: number) => Math.round(ms);
+  const non2xx = Object.entries(result.statusCounts).reduce((sum, [code, count]) => (code.startsWith('2') ? sum : sum + count), 0);
+  const ended = result.responses + result.timeouts + result.socketErrors;
+  const durationSeconds = result.durationMs / 1000;
   return {
     name: options.name,
     connections: options.connections,
     durationSecondsPlanned: options.durationSeconds,
-    durationSeconds: result.duration,
+    durationSeconds: Math.round(durationSeconds * 100) / 100,
     timeoutSeconds: options.timeoutSeconds,
-    sent,
-    responses,
+    sent: result.sent,
+    responses: result.responses,
     succeeded,
     okNotSucceeded,
-    non2xx: result.non2xx,
-    statusCounts,
-    timeouts,
-    socketErrors,
-    errors: result.non2xx + okNotSucceeded + timeouts + socketErrors,
-    inFlightAtEnd: Math.max(0, sent - ended),
-    paymentsPerSecond: succeeded / result.duration,
+    non2xx,
+    statusCounts: result.statusCounts,
+    timeouts: result.timeouts,
+    socketErrors: result.socketErrors,
+    errors: non2xx + okNotSucceeded + result.timeouts + result.socketErrors,
+    inFlightAtEnd: result.inFlightAtEnd,
+    paymentsPerSecond: succeeded / durationSeconds,
     succeededRatio: ended === 0 ? 0 : succeeded / ended,
-    latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max, mean: result.latency.mean },
+    latencyMs: {
+      p50: round(percentile(latencies, 0.5)),
+      p90: round(percentile(latencies, 0.9)),
+      p99: round(percentile(latencies, 0.99)),
+      max: round(latencies.at(-1) ?? 0),
+      mean: latencies.length === 0 ? 0 : Math.round((latencies.reduce((a, b) => a + b, 0) / latencies.length) * 100) / 100,
+    },
     sampleErrors: [...sampleErrors],
   };
 }

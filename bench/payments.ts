@@ -71,13 +71,6 @@ const options = {
 /** Fenpay's own knobs the benchmark passes through to the child when set (see src/config). */
 const passThroughKnobs = ['DB_POOL_SIZE', 'WRITE_BATCH_CONCURRENCY', 'WRITE_BATCH_SIZE_MAX', 'WORKER_CONCURRENCY', 'FENPAY_ROLES', 'CHANNEL_FEE_BPS', 'UV_THREADPOOL_SIZE'];
 
-// autocannon's timer library (retimer) asks for a negative delay when the event loop runs late; Node
-// clamps it to 1 ms and warns. Behaviour is unchanged, so that one warning is dropped; others print.
-process.removeAllListeners('warning');
-process.on('warning', (warning) => {
-  if (warning.name !== 'TimeoutNegativeWarning') console.warn(`${warning.name}: ${warning.message}`);
-});
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function stampOf(date: Date): string {
