@@ -3,8 +3,8 @@
  * one binary array parameter per column, so a shape is prepared once per connection however many
  * rows a batch has (see pipeline.ts, pg-binary.ts):
  *
- *   INSERT INTO t (a, b) SELECT u.c0, u.c1 FROM unnest($1::text[], $2::int8[]) AS u(c0, c1)
- *   UPDATE t SET b = v.c1 FROM unnest($1::text[], $2::int8[]) AS v(c0, c1) WHERE t.a = v.c0
+ *   INSERT INTO t (a, b) SELECT u.c0, u.c1 FROM (SELECT unnest($1::text[]) AS c0, unnest($2::int8[]) AS c1) AS u
+ *   UPDATE t SET b = v.c1 FROM (SELECT unnest($1::text[]) AS c0, unnest($2::int8[]) AS c1) AS v WHERE t.a = v.c0
  *
  * Checks that must abort the transaction call fenpay_raise_if (migration 0011).
  */
@@ -146,7 +146,7 @@ export class BatchStatements {
       columns: ['id', 'version'],
       text:
         `SELECT fenpay_raise_if(count(*) <> cardinality($1::text[]), '${optimisticConflict}') FROM (` +
-        `SELECT t.id FROM ${ident(table)} AS t JOIN unnest($1::text[], $2::int4[]) AS g(id, version) ON t.id = g.id AND t.version = g.version ` +
+        `SELECT t.id FROM ${ident(table)} AS t JOIN (SELECT unnest($1::text[]) AS id, unnest($2::int4[]) AS version) AS g ON t.id = g.id AND t.version = g.version ` +
         `ORDER BY t.id FOR UPDATE OF t) AS locked`,
     }));
     const rows = guards.map((g) => ({ id: g.id, version: g.version }));
@@ -230,9 +230,13 @@ function insertText(table: string, columns: readonly string[], codecs: readonly 
   return text;
 }
 
-/** `unnest($1::text[], $2::int8[]) AS alias(c0, c1)` over the columns' parameter arrays. */
+/**
+ * `(SELECT unnest($1::text[]) AS c0, unnest($2::int8[]) AS c1) AS alias`: the columns' parameter
+ * arrays as rows. Set-returning functions in a select list are evaluated in step and stream row by
+ * row (ProjectSet); `unnest(a, b)` in FROM would first copy every row into a tuplestore.
+ */
 function unnestFrom(codecs: readonly ColumnCodec[], alias: string): string {
-  return `unnest(${codecs.map((codec, i) => `$${i + 1}::${codec.arrayType}`).join(', ')}) AS ${alias}(${codecs.map((_, i) => `c${i}`).join(', ')})`;
+  return `(SELECT ${codecs.map((codec, i) => `unnest($${i + 1}::${codec.arrayType}) AS c${i}`).join(', ')}) AS ${alias}`;
 }
 
 export function ident(name: string): string {
