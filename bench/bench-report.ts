@@ -66,6 +66,8 @@ export interface BenchReport {
   readonly machine: Machine;
   readonly postgres: { readonly kind: 'external' | 'embedded'; readonly settings: ServerSettings; readonly benchDatabase: string; readonly pgbenchDatabase: string };
   readonly fenpay: {
+    /** Fenpay processes serving the load (the first also runs the worker). */
+    readonly processes: number;
     readonly env: Readonly<Record<string, string>>;
     readonly logLines: number;
     readonly logTail: readonly string[];
@@ -129,7 +131,7 @@ export function renderMarkdown(report: BenchReport): string {
     '',
   );
   const knobs = Object.entries(report.fenpay.env);
-  lines.push(`Fenpay: separate process, FENPAY_ENV=production, LOG_LEVEL=warn${knobs.length > 0 ? `, ${knobs.map(([k, v]) => `${k}=${v}`).join(', ')}` : ' (default knobs)'}. One merchant, one secret key, every request \`POST /v1/payment_intents\` amount=random&currency=usd&payment_method=pm_card_visa&confirm=true with its own Idempotency-Key.`, '');
+  lines.push(`Fenpay: ${report.fenpay.processes === 1 ? 'one process' : `${report.fenpay.processes} processes (the first with the worker role, the others API only; the load spreads its connections over them)`}, separate from the load generator, FENPAY_ENV=production, LOG_LEVEL=warn${knobs.length > 0 ? `, ${knobs.map(([k, v]) => `${k}=${v}`).join(', ')}` : ' (default knobs)'}. One merchant, one secret key, every request \`POST /v1/payment_intents\` amount=random&currency=usd&payment_method=pm_card_visa&confirm=true with its own Idempotency-Key.`, '');
 
   lines.push('## Targets', '', '| target | goal | actual | result |', '|---|---|---|---|');
   for (const t of report.targets) lines.push(`| ${t.name} | ${t.goal} | ${t.actual} | **${verdict(t.pass)}** |`);

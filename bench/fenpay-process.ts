@@ -22,7 +22,7 @@ export interface FenpayProcess {
   stop(graceMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; stopMs: number }>;
 }
 
-export async function startFenpayProcess(options: {
+export interface FenpayOptions {
   repoDir: string;
   databaseUrl: string;
   port: number;
@@ -30,7 +30,9 @@ export async function startFenpayProcess(options: {
   /** Fenpay tuning knobs passed through from the benchmark's environment (DB_POOL_SIZE, …). */
   extraEnv: Readonly<Record<string, string>>;
   readyTimeoutMs: number;
-}): Promise<FenpayProcess> {
+}
+
+export async function startFenpayProcess(options: FenpayOptions): Promise<FenpayProcess> {
   const baseUrl = `http://127.0.0.1:${options.port}`;
   const env: Record<string, string> = {
     // A minimal environment: nothing of the benchmark's own (DATABASE_URL, NODE_OPTIONS…) leaks in.
@@ -42,7 +44,7 @@ export async function startFenpayProcess(options: {
     HOST: '127.0.0.1',
     PORT: String(options.port),
     PUBLIC_URL: baseUrl,
-    // Production refuses to start without vault keys; a throwaway key per run.
+    // Production refuses to start without vault keys; a throwaway key per run (the fleet shares one).
     VAULT_KEYS: `bench1:${randomBytes(32).toString('base64')}`,
     FENPAY_SEED_DEMO: 'false',
     FENPAY_DATA_DIR: options.dataDir,
@@ -149,4 +151,60 @@ async function waitUntilReady(baseUrl: string, timeoutMs: number): Promise<void>
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   throw new Error(`Fenpay was not ready within ${timeoutMs} ms`);
+}
+
+/**
+ * Several Fenpay processes on one machine, as production runs them (stateless, any number of API
+ * processes on one database): the first runs every role, the others only the API, each on its own
+ * port; the load generator spreads its connections over them as a load balancer would.
+ */
+export interface FenpayFleet {
+  readonly processes: readonly FenpayProcess[];
+  readonly pids: readonly number[];
+  readonly baseUrls: readonly string[];
+  readonly exited: Promise<never>;
+  /** Every process's metrics, added up (the event-loop lag is the worst one's). */
+  metrics(): Promise<Map<string, number>>;
+  logTail(): string[];
+  logLineCount(): number;
+  stop(graceMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; stopMs: number }>;
+}
+
+export async function startFenpayFleet(options: Omit<FenpayOptions, 'port'> & { ports: readonly number[]; parse: (text: string) => Map<string, number> }): Promise<FenpayFleet> {
+  const vaultKeys = options.extraEnv.VAULT_KEYS ?? `bench1:${randomBytes(32).toString('base64')}`;
+  const processes: FenpayProcess[] = [];
+  try {
+    for (const [i, port] of options.ports.entries()) {
+      const roles = i === 0 ? (options.extraEnv.FENPAY_ROLES ?? 'api,worker') : 'api';
+      processes.push(await startFenpayProcess({ ...options, port, extraEnv: { ...options.extraEnv, VAULT_KEYS: vaultKeys, FENPAY_ROLES: roles } }));
+    }
+  } catch (error) {
+    await Promise.all(processes.map((p) => p.stop(5_000)));
+    throw error;
+  }
+  const exited = Promise.race(processes.map((p) => p.exited));
+  exited.catch(() => undefined);
+  return {
+    processes,
+    pids: processes.map((p) => p.pid),
+    baseUrls: processes.map((p) => p.baseUrl),
+    exited,
+    async metrics() {
+      const merged = new Map<string, number>();
+      for (const text of await Promise.all(processes.map((p) => p.metricsText()))) {
+        for (const [series, value] of options.parse(text)) {
+          const lag = series.startsWith('fenpay_process_nodejs_eventloop_lag');
+          merged.set(series, lag ? Math.max(merged.get(series) ?? value, value) : (merged.get(series) ?? 0) + value);
+        }
+      }
+      return merged;
+    },
+    logTail: () => processes.flatMap((p, i) => p.logTail().map((line) => (processes.length > 1 ? `[${i}] ${line}` : line))),
+    logLineCount: () => processes.reduce((sum, p) => sum + p.logLineCount(), 0),
+    async stop(graceMs) {
+      const stops = await Promise.all(processes.map((p) => p.stop(graceMs)));
+      const failed = stops.find((s) => s.code !== 0);
+      return { ...(failed ?? stops[0]!), stopMs: Math.max(...stops.map((s) => s.stopMs)) };
+    },
+  };
 }

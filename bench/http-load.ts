@@ -15,7 +15,8 @@ export interface LoadTarget {
 }
 
 export interface LoadOptions {
-  readonly target: LoadTarget;
+  /** Connection i goes to target i mod n. */
+  readonly targets: readonly LoadTarget[];
   readonly connections: number;
   readonly durationMs: number;
   /** A request without a complete answer this long after it was sent is a timeout; its connection is replaced. */
@@ -104,8 +105,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     c.socket.write(options.request());
   };
 
+  let opened = 0;
   const open = () => {
-    const socket = net.connect({ host: options.target.host, port: options.target.port, noDelay: true });
+    const target = options.targets[opened++ % options.targets.length]!;
+    const socket = net.connect({ host: target.host, port: target.port, noDelay: true });
     const c: Connection = { socket, sentAt: undefined, pending: Buffer.alloc(0) };
     connections.add(c);
     let replaced = false;

@@ -9,7 +9,8 @@ import { percentile, runLoad } from './http-load.ts';
 
 export interface LoadPhaseOptions {
   readonly name: string;
-  readonly baseUrl: string;
+  /** One or more Fenpay processes; connections are spread over them in turn. */
+  readonly baseUrls: readonly string[];
   readonly secretKey: string;
   readonly connections: number;
   readonly durationSeconds: number;
@@ -63,13 +64,14 @@ export async function runLoadPhase(options: LoadPhaseOptions, ackedIds: string[]
   const noteError = (text: string) => {
     if (sampleErrors.size < 5) sampleErrors.add(text.length > 300 ? `${text.slice(0, 300)}…` : text);
   };
-  const url = new URL(options.baseUrl);
-  // Everything but the key and the body is the same for every request.
+  const urls = options.baseUrls.map((u) => new URL(u));
+  // Everything but the key and the body is the same for every request (Host names the first process;
+  // Fenpay does not route by it).
   const head =
-    `POST /v1/payment_intents HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${options.secretKey}\r\n` +
+    `POST /v1/payment_intents HTTP/1.1\r\nHost: ${urls[0]!.host}\r\nAuthorization: Bearer ${options.secretKey}\r\n` +
     'Content-Type: application/x-www-form-urlencoded\r\nIdempotency-Key: ';
   const result = await runLoad({
-    target: { host: url.hostname, port: Number(url.port) },
+    targets: urls.map((url) => ({ host: url.hostname, port: Number(url.port) })),
     connections: options.connections,
     durationMs: options.durationSeconds * 1000,
     timeoutMs: options.timeoutSeconds * 1000,

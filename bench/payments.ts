@@ -21,7 +21,7 @@ import { connectDatabase, freePort } from '../src/db/index.ts';
 import { createMerchant, issueApiKey } from '../src/merchants/index.ts';
 import { CleanupStack } from './cleanup-stack.ts';
 import { describeMachine, evaluateTargets, renderMarkdown, type BenchReport, type MeasuredPhase } from './bench-report.ts';
-import { startFenpayProcess, type FenpayProcess } from './fenpay-process.ts';
+import { startFenpayFleet } from './fenpay-process.ts';
 import { runLoadPhase, type LoadPhaseOptions } from './load-phase.ts';
 import { findPgbench, initPgbench, killRunningTools, runPgbench, type PgbenchOptions, type PgbenchResult } from './pgbench.ts';
 import { checkpoint, openPostgresServer, readServerSettings } from './postgres-server.ts';
@@ -61,6 +61,8 @@ const options = {
   pgbenchScale: 10,
   pgbenchClients: 32,
   pgbenchThreads: 2,
+  /** Fenpay processes (the first runs every role, the others the API): one per core by default, as Node services are deployed. */
+  fenpayProcesses: intOption('BENCH_FENPAY_PROCESSES', Math.min(os.availableParallelism(), 8), 1, 32),
   /** Let abandoned in-flight requests finish and PostgreSQL publish its statistics. */
   settleMs: 2_000,
   /** The whole run, whatever happens. */
@@ -98,9 +100,9 @@ async function main(): Promise<number> {
     const log = (message: string) => console.log(`[bench ${((performance.now() - startedMs) / 1000).toFixed(1).padStart(5)} s] ${message}`);
 
     // Other processes compete for the same CPUs: measure them first, so a noisy run is visible as one.
-    const quiet0 = cpuSnapshot({ fenpay: undefined, postmaster: undefined });
+    const quiet0 = cpuSnapshot({ fenpay: [], postmaster: undefined });
     await sleep(2_000);
-    const background = cpuUsageBetween(quiet0, cpuSnapshot({ fenpay: undefined, postmaster: undefined }), machine.cpus).otherCores;
+    const background = cpuUsageBetween(quiet0, cpuSnapshot({ fenpay: [], postmaster: undefined }), machine.cpus).otherCores;
     log(`background CPU use by other processes: ${background?.toFixed(2) ?? '–'} of ${machine.cpus} cores`);
 
     // 1. PostgreSQL and two fresh databases.
@@ -125,7 +127,7 @@ async function main(): Promise<number> {
     if (settings.fsync !== 'on') console.warn('warning: fsync is off on this server: commits are not durable and the numbers are not comparable');
     const postmasterPid = postmasterPidOf(settings.checkpointerPid);
 
-    // 2. Fenpay in its own process, then one merchant and its secret key.
+    // 2. Fenpay in its own processes, then one merchant and its secret key.
     const fenpayDataDir = mkdtempSync(path.join(os.tmpdir(), 'fenpay-bench-data-'));
     cleanup.push('remove the Fenpay data folder', async () => rmSync(fenpayDataDir, { recursive: true, force: true }));
     const knobs: Record<string, string> = {};
@@ -133,19 +135,26 @@ async function main(): Promise<number> {
       const value = environmentVariable(name);
       if (value !== undefined && value !== '') knobs[name] = value;
     }
+    // Two group commits in flight in total, as one process has by default: more batches in flight only
+    // make each smaller (bench/README.md), so several processes share the two.
+    knobs.WRITE_BATCH_CONCURRENCY ??= String(Math.max(1, Math.ceil(2 / options.fenpayProcesses)));
     const nodeOptions = environmentVariable('BENCH_FENPAY_NODE_OPTIONS');
     if (nodeOptions) knobs.NODE_OPTIONS = nodeOptions;
-    const port = await freePort();
-    log(`starting Fenpay on 127.0.0.1:${port}${Object.keys(knobs).length > 0 ? ` with ${JSON.stringify(knobs)}` : ''}`);
-    const fenpay = await startFenpayProcess({ repoDir, databaseUrl: benchUrl, port, dataDir: fenpayDataDir, extraEnv: knobs, readyTimeoutMs: 90_000 });
+    const ports: number[] = [];
+    while (ports.length < options.fenpayProcesses) {
+      const port = await freePort();
+      if (!ports.includes(port)) ports.push(port);
+    }
+    log(`starting ${ports.length} Fenpay process${ports.length > 1 ? 'es' : ''} on 127.0.0.1:${ports.join(', ')}${Object.keys(knobs).length > 0 ? ` with ${JSON.stringify(knobs)}` : ''}`);
+    const fenpay = await startFenpayFleet({ repoDir, databaseUrl: benchUrl, ports, dataDir: fenpayDataDir, extraEnv: knobs, readyTimeoutMs: 90_000, parse: parseMetrics });
     cleanup.push('stop Fenpay', async () => void (await fenpay.stop()));
     const database = connectDatabase({ url: benchUrl, poolSize: 4, applicationName: 'fenpay-bench' });
     cleanup.push('close the benchmark pool', () => database.close());
     const merchant = await createMerchant(database.db, { name: 'Bench Hot Shop', defaultCurrency: 'usd' });
     const secretKey = (await issueApiKey(database.db, { merchantId: merchant.id, kind: 'secret', livemode: false })).key;
     const acknowledgedIds: string[] = [];
-    acknowledgedIds.push(await smokePayment(fenpay, secretKey));
-    log(`Fenpay is up (pid ${fenpay.pid}); merchant ${merchant.id}; a smoke payment succeeded`);
+    for (const baseUrl of fenpay.baseUrls) acknowledgedIds.push(await smokePayment(baseUrl, secretKey));
+    log(`Fenpay is up (pid ${fenpay.pids.join(', ')}); merchant ${merchant.id}; a smoke payment succeeded on each process`);
 
     // 3. pgbench on the same server while Fenpay is idle.
     let pgbench: PgbenchResult | { skipped: string };
@@ -166,9 +175,9 @@ async function main(): Promise<number> {
       };
       const initSeconds = await Promise.race([initPgbench(pgbenchOptions), fenpay.exited]);
       await checkpoint(benchUrl);
-      const cpu0 = cpuSnapshot({ fenpay: fenpay.pid, postmaster: postmasterPid });
+      const cpu0 = cpuSnapshot({ fenpay: fenpay.pids, postmaster: postmasterPid });
       pgbench = await Promise.race([runPgbench({ ...pgbenchOptions, initSeconds }), fenpay.exited]);
-      pgbenchCpu = cpuUsageBetween(cpu0, cpuSnapshot({ fenpay: fenpay.pid, postmaster: postmasterPid }), machine.cpus);
+      pgbenchCpu = cpuUsageBetween(cpu0, cpuSnapshot({ fenpay: fenpay.pids, postmaster: postmasterPid }), machine.cpus);
       log(`pgbench: ${pgbench.tps.toFixed(1)} tps (latency average ${pgbench.latencyAverageMs ?? '–'} ms; PostgreSQL ${pgbenchCpu.postgresCores?.toFixed(2) ?? '–'} cores, pgbench client ${pgbenchCpu.toolsCores?.toFixed(2) ?? '–'} cores)`);
     }
 
@@ -176,7 +185,7 @@ async function main(): Promise<number> {
     await checkpoint(benchUrl);
     const phase = (name: string, connections: number, durationSeconds: number, timeoutSeconds: number): LoadPhaseOptions => ({
       name,
-      baseUrl: fenpay.baseUrl,
+      baseUrls: fenpay.baseUrls,
       secretKey,
       connections,
       durationSeconds,
@@ -188,15 +197,15 @@ async function main(): Promise<number> {
 
     const measure = async (load: LoadPhaseOptions): Promise<MeasuredPhase> => {
       log(`phase ${load.name}: ${load.connections} connections for ${load.durationSeconds} s, timeout ${load.timeoutSeconds} s`);
-      const metrics0 = parseMetrics(await fenpay.metricsText());
+      const metrics0 = await fenpay.metrics();
       const pg0 = await readPgCounters(database.pool, benchDatabase);
       const tcp0 = readTcpCounters();
-      const cpu0 = cpuSnapshot({ fenpay: fenpay.pid, postmaster: postmasterPid });
+      const cpu0 = cpuSnapshot({ fenpay: fenpay.pids, postmaster: postmasterPid });
       const result = await Promise.race([runLoadPhase(load, acknowledgedIds), fenpay.exited]);
-      const cpu1 = cpuSnapshot({ fenpay: fenpay.pid, postmaster: postmasterPid });
+      const cpu1 = cpuSnapshot({ fenpay: fenpay.pids, postmaster: postmasterPid });
       const tcp = tcpCountersBetween(tcp0, readTcpCounters());
       await sleep(options.settleMs);
-      const metrics1 = parseMetrics(await fenpay.metricsText());
+      const metrics1 = await fenpay.metrics();
       const pg1 = await readPgCounters(database.pool, benchDatabase);
       const postgres = pgCountersBetween(pg0, pg1);
       const fenpayDelta = fenpayMetricsBetween(metrics0, metrics1);
@@ -235,7 +244,7 @@ async function main(): Promise<number> {
       durationSeconds: (finished.getTime() - started.getTime()) / 1000,
       machine: { ...machine, backgroundCoresAtStart: background },
       postgres: { kind: server.kind, settings, benchDatabase, pgbenchDatabase },
-      fenpay: { env: knobs, logLines, logTail, stop },
+      fenpay: { processes: fenpay.pids.length, env: knobs, logLines, logTail, stop },
       pgbench,
       pgbenchCpu,
       phases: { warmup, a, b },
@@ -268,8 +277,8 @@ async function main(): Promise<number> {
 }
 
 /** One payment before the load: a wrong key or a broken build fails here with the actual answer. */
-async function smokePayment(fenpay: FenpayProcess, secretKey: string): Promise<string> {
-  const response = await fetch(`${fenpay.baseUrl}/v1/payment_intents`, {
+async function smokePayment(baseUrl: string, secretKey: string): Promise<string> {
+  const response = await fetch(`${baseUrl}/v1/payment_intents`, {
     method: 'POST',
     headers: { authorization: `Bearer ${secretKey}`, 'content-type': 'application/x-www-form-urlencoded', 'idempotency-key': `bench-smoke-${Date.now()}` },
     body: 'amount=1099&currency=usd&payment_method=pm_card_visa&confirm=true',

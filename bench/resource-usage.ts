@@ -51,8 +51,9 @@ export interface CpuSnapshot {
   readonly systemIrqSeconds: number | undefined;
 }
 
-export function cpuSnapshot(pids: { fenpay: number | undefined; postmaster: number | undefined }): CpuSnapshot {
-  const fenpay = pids.fenpay === undefined ? undefined : readProcStat(pids.fenpay)?.own;
+export function cpuSnapshot(pids: { fenpay: readonly number[]; postmaster: number | undefined }): CpuSnapshot {
+  const own = pids.fenpay.map((pid) => readProcStat(pid)?.own);
+  const fenpay = own.length === 0 || own.includes(undefined) ? undefined : own.reduce<number>((sum, x) => sum + x!, 0);
   let postgres: number | undefined;
   if (pids.postmaster !== undefined) {
     const master = readProcStat(pids.postmaster);
