@@ -68,6 +68,16 @@ describe('a pipeline of prepared statements', () => {
     });
   });
 
+  it('parses a shape with each use, unnamed, once a connection holds as many shapes as it may keep', async () => {
+    await withClient(async (client) => {
+      const shape = (id: string): Statement => ({ text: 'SELECT id, n, 1 AS unnamed FROM pipeline_probe WHERE id = ANY($1::text[])', values: [texts([id])] });
+      const results = await runPipeline(client, [insert(['d1'], [7n]), shape('d1'), shape('d1')], { preparedPerConnectionMax: 0 });
+      expect(results.slice(1).map((r) => r.rows)).toEqual([[['d1', '7', '1']], [['d1', '7', '1']]]);
+      const kept = await client.query("SELECT 1 FROM pg_prepared_statements WHERE statement LIKE '%AS unnamed%'");
+      expect(kept.rowCount).toBe(0);
+    });
+  });
+
   it('reports a statement that cannot be prepared as PrepareFailed, naming the cause', async () => {
     const error = await withClient((client) => runPipeline(client, [{ text: 'SELECT * FROM no_such_table', values: [] }]).catch((e: unknown) => e));
     expect(error).toBeInstanceOf(PrepareFailed);

@@ -50,7 +50,7 @@ const sessionSettings =
   "set_config('enable_hashjoin', 'off', false), set_config('enable_mergejoin', 'off', false)";
 
 /** Beyond this many shapes on one connection, further ones use the unnamed statement (parsed each time). */
-const preparedPerConnectionMax = 256;
+const preparedPerConnectionDefault = 256;
 
 interface ConnectionState {
   readonly names: Map<string, string>;
@@ -59,7 +59,12 @@ interface ConnectionState {
 const connections = new WeakMap<object, ConnectionState>();
 
 /** Runs `statements` in order in one round trip (two the first time a shape is seen on this connection). */
-export async function runPipeline(client: pg.PoolClient, statements: readonly Statement[]): Promise<StatementResult[]> {
+export async function runPipeline(
+  client: pg.PoolClient,
+  statements: readonly Statement[],
+  options: { preparedPerConnectionMax?: number } = {},
+): Promise<StatementResult[]> {
+  const preparedPerConnectionMax = options.preparedPerConnectionMax ?? preparedPerConnectionDefault;
   const connection = (client as unknown as { connection: object }).connection;
   let state = connections.get(connection);
   const setUp = state === undefined;
