@@ -32,7 +32,8 @@ export interface FenpayOptions {
   readyTimeoutMs: number;
 }
 
-export async function startFenpayProcess(options: FenpayOptions): Promise<FenpayProcess> {
+/** One process; `extraEnv` must carry VAULT_KEYS (production refuses to start without them). */
+async function startFenpayProcess(options: FenpayOptions): Promise<FenpayProcess> {
   const baseUrl = `http://127.0.0.1:${options.port}`;
   const env: Record<string, string> = {
     // A minimal environment: nothing of the benchmark's own (DATABASE_URL, NODE_OPTIONS…) leaks in.
@@ -44,8 +45,6 @@ export async function startFenpayProcess(options: FenpayOptions): Promise<Fenpay
     HOST: '127.0.0.1',
     PORT: String(options.port),
     PUBLIC_URL: baseUrl,
-    // Production refuses to start without vault keys; a throwaway key per run (the fleet shares one).
-    VAULT_KEYS: `bench1:${randomBytes(32).toString('base64')}`,
     FENPAY_SEED_DEMO: 'false',
     FENPAY_DATA_DIR: options.dataDir,
     LOG_LEVEL: 'warn',
@@ -171,6 +170,7 @@ export interface FenpayFleet {
 }
 
 export async function startFenpayFleet(options: Omit<FenpayOptions, 'port'> & { ports: readonly number[]; parse: (text: string) => Map<string, number> }): Promise<FenpayFleet> {
+  // A throwaway vault key per run, one for the whole fleet: every process must open every card.
   const vaultKeys = options.extraEnv.VAULT_KEYS ?? `bench1:${randomBytes(32).toString('base64')}`;
   const processes: FenpayProcess[] = [];
   try {

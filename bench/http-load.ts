@@ -144,7 +144,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       else if (running) send(c);
     });
     socket.on('error', (error) => {
-      if (c.sentAt !== undefined || !replaced) {
+      if (!replaced) {
         socketErrors += 1;
         options.onSocketError?.(error.message);
       }

@@ -20,6 +20,7 @@ export const optimisticConflict = 'fenpay_optimistic_conflict';
 export const balanceViolation = 'fenpay_balance_violation';
 
 interface Shape {
+  readonly table: string;
   readonly text: string;
   readonly columns: readonly string[];
   readonly codecs: readonly ColumnCodec[];
@@ -58,20 +59,28 @@ export class BatchStatements {
     throw new AssertionError(`${table}.${column} (${udt}) cannot be a conflict column`);
   }
 
-  #shape(key: string, build: () => { text: string; columns: readonly string[]; table: string }): Shape {
+  /** The shape of `key`, made once: its parameters are `columns` of `table`, its text built from their codecs. */
+  #shape(key: string, table: string, columns: readonly string[], text: (codecs: readonly ColumnCodec[]) => string): Shape {
     let shape = this.#shapes.get(key);
     if (!shape) {
-      const { text, columns, table } = build();
-      shape = { text, columns, codecs: columns.map((c) => codecFor(this.udt(table, c), `${table}.${c}`)) };
+      const codecs = columns.map((c) => codecFor(this.udt(table, c), `${table}.${c}`));
+      shape = { table, text: text(codecs), columns, codecs };
       this.#shapes.set(key, shape);
     }
     return shape;
   }
 
-  #params(writer: BinaryWriter, shape: Shape, table: string, rows: readonly Row[], valueOf: (row: Row, column: string) => unknown): Buffer[] {
-    return shape.columns.map((column, i) =>
-      columnArray(writer, shape.codecs[i]!, rows.map((row) => valueOf(row, column)), `${table}.${column}`),
-    );
+  /** A statement of `shape` whose parameters are the given values, one list per column. */
+  #bind(writer: BinaryWriter, shape: Shape, columnValues: readonly (readonly unknown[])[]): Statement {
+    return {
+      text: shape.text,
+      values: shape.columns.map((column, i) => columnArray(writer, shape.codecs[i]!, columnValues[i]!, `${shape.table}.${column}`)),
+    };
+  }
+
+  /** A statement of `shape` whose parameters are the rows' values of its columns. */
+  #bindRows(writer: BinaryWriter, shape: Shape, rows: readonly Row[]): Statement {
+    return this.#bind(writer, shape, shape.columns.map((column) => rows.map((row) => row[column])));
   }
 
   /**
@@ -82,42 +91,29 @@ export class BatchStatements {
     const columns = Object.keys(rows[0]!).sort();
     const conflict = options.conflictColumns ?? [];
     const returning = options.returning ?? [];
-    const shape = this.#shape(`insert|${table}|${columns.join(',')}|${conflict.join(',')}|${returning.join(',')}`, () => ({
-      table,
-      columns,
-      text: insertText(table, columns, this.#codecsOf(table, columns), conflict, returning),
-    }));
-    return { text: shape.text, values: this.#params(writer, shape, table, rows, (row, c) => row[c]) };
+    const shape = this.#shape(`insert|${table}|${columns.join(',')}|${conflict.join(',')}|${returning.join(',')}`, table, columns, (codecs) =>
+      insertText(table, columns, codecs, conflict, returning),
+    );
+    return this.#bindRows(writer, shape, rows);
   }
 
   /** As `insert` with conflicts skipped, raising `fenpay_optimistic_conflict` unless every row was inserted. */
   insertAll(writer: BinaryWriter, table: TableName, rows: readonly Row[], conflictColumns: readonly string[]): Statement {
     const columns = Object.keys(rows[0]!).sort();
-    const shape = this.#shape(`insert-all|${table}|${columns.join(',')}|${conflictColumns.join(',')}`, () => ({
-      table,
-      columns,
-      text: (() => {
-        const codecs = this.#codecsOf(table, columns);
-        return (
-          `WITH won AS (${insertText(table, columns, codecs, conflictColumns, [conflictColumns[0]!])}) ` +
-          `SELECT fenpay_raise_if((SELECT count(*) FROM won) <> cardinality($1::${codecs[0]!.arrayType}), '${optimisticConflict}')`
-        );
-      })(),
-    }));
-    return { text: shape.text, values: this.#params(writer, shape, table, rows, (row, c) => row[c]) };
+    const shape = this.#shape(`insert-all|${table}|${columns.join(',')}|${conflictColumns.join(',')}`, table, columns, (codecs) =>
+      `WITH won AS (${insertText(table, columns, codecs, conflictColumns, [conflictColumns[0]!])}) ` +
+      `SELECT fenpay_raise_if((SELECT count(*) FROM won) <> cardinality($1::${codecs[0]!.arrayType}), '${optimisticConflict}')`,
+    );
+    return this.#bindRows(writer, shape, rows);
   }
 
   /** Deletes the rows whose `columns` equal one of `keys` (idempotency claims given back). */
   deleteWhere(writer: BinaryWriter, table: TableName, keys: readonly Row[]): Statement {
     const columns = Object.keys(keys[0]!).sort();
-    const shape = this.#shape(`delete|${table}|${columns.join(',')}`, () => ({
-      table,
-      columns,
-      text:
-        `DELETE FROM ${ident(table)} AS t USING ${unnestFrom(this.#codecsOf(table, columns), 'd')} ` +
-        `WHERE ${columns.map((c, i) => `t.${ident(c)} = d.c${i}`).join(' AND ')}`,
-    }));
-    return { text: shape.text, values: this.#params(writer, shape, table, keys, (row, c) => row[c]) };
+    const shape = this.#shape(`delete|${table}|${columns.join(',')}`, table, columns, (codecs) =>
+      `DELETE FROM ${ident(table)} AS t USING ${unnestFrom(codecs, 'd')} WHERE ${columns.map((c, i) => `t.${ident(c)} = d.c${i}`).join(' AND ')}`,
+    );
+    return this.#bindRows(writer, shape, keys);
   }
 
   /** Updates rows that all have the same key and set columns; each update names its row by `key`. */
@@ -126,14 +122,12 @@ export class BatchStatements {
     const keyColumns = Object.keys(first.key).sort();
     const setColumns = Object.keys(first.set).sort();
     const columns = [...keyColumns, ...setColumns];
-    const shape = this.#shape(`update|${table}|${keyColumns.join(',')}|${setColumns.join(',')}`, () => {
-      const casts = this.#casts(table, columns);
-      const assignments = setColumns.map((c, j) => `${ident(c)} = v.c${keyColumns.length + j}${casts[keyColumns.length + j]}`).join(', ');
+    const shape = this.#shape(`update|${table}|${keyColumns.join(',')}|${setColumns.join(',')}`, table, columns, (codecs) => {
+      const assignments = setColumns.map((c, j) => `${ident(c)} = v.c${keyColumns.length + j}${codecs[keyColumns.length + j]!.cast}`).join(', ');
       const where = keyColumns.map((c, i) => `t.${ident(c)} = v.c${i}`).join(' AND ');
-      return { table, columns, text: `UPDATE ${ident(table)} AS t SET ${assignments} FROM ${unnestFrom(this.#codecsOf(table, columns), 'v')} WHERE ${where}` };
+      return `UPDATE ${ident(table)} AS t SET ${assignments} FROM ${unnestFrom(codecs, 'v')} WHERE ${where}`;
     });
-    const rows = updates.map((u) => ({ ...u.key, ...u.set }));
-    return { text: shape.text, values: this.#params(writer, shape, table, rows, (row, c) => row[c]) };
+    return this.#bind(writer, shape, columns.map((c) => updates.map((u) => (c in u.key ? u.key[c] : u.set[c]))));
   }
 
   /**
@@ -141,85 +135,59 @@ export class BatchStatements {
    * unless each is still at its given version. Ids must be distinct.
    */
   checkVersions(writer: BinaryWriter, table: TableName, guards: readonly { id: string; version: number }[]): Statement {
-    const shape = this.#shape(`check-versions|${table}`, () => ({
-      table,
-      columns: ['id', 'version'],
-      text:
-        `SELECT fenpay_raise_if(count(*) <> cardinality($1::text[]), '${optimisticConflict}') FROM (` +
-        `SELECT t.id FROM ${ident(table)} AS t JOIN (SELECT unnest($1::text[]) AS id, unnest($2::int4[]) AS version) AS g ON t.id = g.id AND t.version = g.version ` +
-        `ORDER BY t.id FOR UPDATE OF t) AS locked`,
-    }));
-    const rows = guards.map((g) => ({ id: g.id, version: g.version }));
-    return { text: shape.text, values: this.#params(writer, shape, table, rows, (row, c) => row[c]) };
+    const shape = this.#shape(`check-versions|${table}`, table, ['id', 'version'], () =>
+      `SELECT fenpay_raise_if(count(*) <> cardinality($1::text[]), '${optimisticConflict}') FROM (` +
+      `SELECT t.id FROM ${ident(table)} AS t JOIN (SELECT unnest($1::text[]) AS id, unnest($2::int4[]) AS version) AS g ON t.id = g.id AND t.version = g.version ` +
+      `ORDER BY t.id FOR UPDATE OF t) AS locked`,
+    );
+    return this.#bind(writer, shape, [guards.map((g) => g.id), guards.map((g) => g.version)]);
   }
 
   /** Locks the rows `ids` in id order and returns each one's id and version (the two-trip path). */
   lockVersions(writer: BinaryWriter, table: TableName, ids: readonly string[]): Statement {
-    const shape = this.#shape(`lock-versions|${table}`, () => ({
-      table,
-      columns: ['id'],
-      text: `SELECT t.id, t.version FROM ${ident(table)} AS t WHERE t.id = ANY($1::text[]) ORDER BY t.id FOR UPDATE`,
-    }));
-    return { text: shape.text, values: this.#params(writer, shape, table, ids.map((id) => ({ id })), (row, c) => row[c]) };
+    const shape = this.#shape(`lock-versions|${table}`, table, ['id'], () => `SELECT t.id, t.version FROM ${ident(table)} AS t WHERE t.id = ANY($1::text[]) ORDER BY t.id FOR UPDATE`);
+    return this.#bind(writer, shape, [ids]);
   }
 
   /** Locks every bucket of the accounts, in one global order, before any bucket is written. */
   lockBuckets(writer: BinaryWriter, accountIds: readonly string[]): Statement {
-    const shape = this.#shape('lock-buckets', () => ({
-      table: 'ledger_account_buckets',
-      columns: ['account_id'],
-      text: `SELECT 1 FROM ledger_account_buckets WHERE account_id = ANY($1::text[]) ORDER BY account_id, bucket FOR UPDATE`,
-    }));
-    return { text: shape.text, values: this.#params(writer, shape, 'ledger_account_buckets', accountIds.map((id) => ({ account_id: id })), (row, c) => row[c]) };
+    const shape = this.#shape('lock-buckets', 'ledger_account_buckets', ['account_id'], () => `SELECT 1 FROM ledger_account_buckets WHERE account_id = ANY($1::text[]) ORDER BY account_id, bucket FOR UPDATE`);
+    return this.#bind(writer, shape, [accountIds]);
   }
 
   /** Adds each account's deltas to its row of one bucket (created at zero when absent). */
   addToBuckets(writer: BinaryWriter, rows: readonly BalanceRow[]): Statement {
     const columns = ['account_id', 'merchant_id', 'bucket', 'debits_pending', 'debits_posted', 'credits_pending', 'credits_posted'];
-    const shape = this.#shape('add-to-buckets', () => ({
-      table: 'ledger_account_buckets',
-      columns,
-      text:
-        `INSERT INTO ledger_account_buckets AS b (${columns.join(', ')}) SELECT * FROM ${unnestFrom(this.#codecsOf('ledger_account_buckets', columns), 'u')} ` +
-        `ON CONFLICT (account_id, bucket) DO UPDATE SET
-           debits_pending = b.debits_pending + excluded.debits_pending,
-           debits_posted = b.debits_posted + excluded.debits_posted,
-           credits_pending = b.credits_pending + excluded.credits_pending,
-           credits_posted = b.credits_posted + excluded.credits_posted`,
-    }));
-    const asRow = (r: BalanceRow): Row => ({
-      account_id: r.accountId,
-      merchant_id: r.merchantId,
-      bucket: r.bucket,
-      debits_pending: r.debitsPending,
-      debits_posted: r.debitsPosted,
-      credits_pending: r.creditsPending,
-      credits_posted: r.creditsPosted,
-    });
-    return { text: shape.text, values: this.#params(writer, shape, 'ledger_account_buckets', rows.map(asRow), (row, c) => row[c]) };
+    const shape = this.#shape('add-to-buckets', 'ledger_account_buckets', columns, (codecs) =>
+      `INSERT INTO ledger_account_buckets AS b (${columns.join(', ')}) SELECT * FROM ${unnestFrom(codecs, 'u')} ` +
+      `ON CONFLICT (account_id, bucket) DO UPDATE SET
+         debits_pending = b.debits_pending + excluded.debits_pending,
+         debits_posted = b.debits_posted + excluded.debits_posted,
+         credits_pending = b.credits_pending + excluded.credits_pending,
+         credits_posted = b.credits_posted + excluded.credits_posted`,
+    );
+    return this.#bind(writer, shape, [
+      rows.map((r) => r.accountId),
+      rows.map((r) => r.merchantId),
+      rows.map((r) => r.bucket),
+      rows.map((r) => r.debitsPending),
+      rows.map((r) => r.debitsPosted),
+      rows.map((r) => r.creditsPending),
+      rows.map((r) => r.creditsPosted),
+    ]);
   }
 
   /** Raises `fenpay_balance_violation`, naming them in its detail, when any of the accounts has debits above its credits. */
   checkBalances(writer: BinaryWriter, accountIds: readonly string[]): Statement {
-    const shape = this.#shape('check-balances', () => ({
-      table: 'ledger_account_buckets',
-      columns: ['account_id'],
-      text:
-        `SELECT fenpay_raise_if(short IS NOT NULL, '${balanceViolation}', short) FROM (` +
-        `SELECT string_agg(account_id, ',') AS short FROM (` +
-        `SELECT account_id FROM ledger_account_buckets WHERE account_id = ANY($1::text[]) ` +
-        `GROUP BY account_id HAVING sum(debits_posted + debits_pending) > sum(credits_posted)) AS s) AS x`,
-    }));
-    return { text: shape.text, values: this.#params(writer, shape, 'ledger_account_buckets', accountIds.map((id) => ({ account_id: id })), (row, c) => row[c]) };
+    const shape = this.#shape('check-balances', 'ledger_account_buckets', ['account_id'], () =>
+      `SELECT fenpay_raise_if(short IS NOT NULL, '${balanceViolation}', short) FROM (` +
+      `SELECT string_agg(account_id, ',') AS short FROM (` +
+      `SELECT account_id FROM ledger_account_buckets WHERE account_id = ANY($1::text[]) ` +
+      `GROUP BY account_id HAVING sum(debits_posted + debits_pending) > sum(credits_posted)) AS s) AS x`,
+    );
+    return this.#bind(writer, shape, [accountIds]);
   }
 
-  #codecsOf(table: string, columns: readonly string[]): ColumnCodec[] {
-    return columns.map((c) => codecFor(this.udt(table, c), `${table}.${c}`));
-  }
-
-  #casts(table: string, columns: readonly string[]): string[] {
-    return this.#codecsOf(table, columns).map((codec) => codec.cast);
-  }
 }
 
 function insertText(table: string, columns: readonly string[], codecs: readonly ColumnCodec[], conflict: readonly string[], returning: readonly string[]): string {

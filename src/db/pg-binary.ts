@@ -167,10 +167,12 @@ export function textArrayLiteral(values: readonly string[]): string {
   return `{${values.map((v) => `"${v.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`).join(',')}}`;
 }
 
+const textCodec: ColumnCodec = { arrayType: 'text[]', cast: '', elementOid: oid.text, write: (w, v, where) => w.utf8(text(v, where)) };
+
 const codecs: Record<string, ColumnCodec> = {
-  text: { arrayType: 'text[]', cast: '', elementOid: oid.text, write: (w, v, where) => w.utf8(text(v, where)) },
+  text: textCodec,
   // varchar columns take text elements: the insert's assignment cast checks their length.
-  varchar: { arrayType: 'text[]', cast: '', elementOid: oid.text, write: (w, v, where) => w.utf8(text(v, where)) },
+  varchar: textCodec,
   int2: { arrayType: 'int2[]', cast: '', elementOid: oid.int2, write: (w, v, where) => w.int2(integer(v, where, -32768, 32767)) },
   int4: { arrayType: 'int4[]', cast: '', elementOid: oid.int4, write: (w, v, where) => w.int4(integer(v, where, -2147483648, 2147483647)) },
   int8: {

@@ -178,13 +178,12 @@ export class WriteBatcher {
       const ids = liveGuards(table).map((e) => e.guard.id);
       return new Set(ids).size !== ids.length;
     });
-    const checked = guardTables.length > 0 || claimGroups.length > 0;
 
     const client = await this.#pool.connect();
     let broken = false;
     let open = false;
     try {
-      if (!checked || !guardRepeats) {
+      if (!guardRepeats) {
         // One trip when nothing is expected to lose. A raise rolls the implicit transaction back before
         // anything commits; then the batch takes the two-trip path, which finds out which units lost.
         const writer = new BinaryWriter();
@@ -204,7 +203,7 @@ export class WriteBatcher {
           await runPipeline(client, all);
           return results;
         } catch (error) {
-          if (!checked || (error as { message?: string }).message !== optimisticConflict) throw asBalanceViolation(error);
+          if ((error as { message?: string }).message !== optimisticConflict) throw asBalanceViolation(error);
         }
       }
 
